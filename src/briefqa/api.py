@@ -1,0 +1,139 @@
+"""The Python API: :class:`BriefQA` ties an index, the embedder and an answerer together.
+
+It is what the CLI and the chat page call; they hold no pipeline logic of their own. A ``BriefQA`` is safe to
+share between threads for reading: it keeps no per-question state, and each call gets its own settings.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from .answer import backend_error, extractive_answer, format_context, generation_chain
+from .cite import check_citations
+from .errors import QuestionError
+from .index import IndexStore
+from .records import Answer, IndexInfo, Passage
+from .retrieve import Filters, IndexRetriever, Retriever
+from .settings import Settings, load_settings
+
+
+class AnswerStream:
+    """Iterate for the answer's text as it is produced; ``.answer`` holds the checked :class:`Answer` after.
+
+    With an LLM the tokens are the model's raw output; the checked answer (citations verified, unsupported
+    sentences removed) may differ from their concatenation, and is what ``.answer.text`` holds.
+    """
+
+    def __init__(self, qa: BriefQA, question: str, settings: Settings, filters: Filters) -> None:
+        self._qa, self.question, self.settings, self._filters = qa, question, settings, filters
+        self.answer: Answer | None = None
+
+    def __iter__(self) -> Iterator[str]:
+        qa, s, timings = self._qa, self.settings, {}
+        t0 = time.perf_counter()
+        passages = qa.retriever.retrieve(self.question, s, self._filters)
+        timings["retrieve"] = time.perf_counter() - t0
+        t1 = time.perf_counter()
+        if s.answer_mode == "extractive":
+            ex = extractive_answer(self.question, passages, qa.embedder, s, qa.store.lexical.idf)
+            timings["first_token"] = timings["generate"] = time.perf_counter() - t1
+            timings["total"] = time.perf_counter() - t0
+            self.answer = Answer(self.question, ex.text, ex.citations, passages, ex.abstained, ex.sentences,
+                                 timings, "extractive", raw=ex.text)
+            yield ex.text
+            return
+        raw = []
+        if passages:
+            try:
+                for token in generation_chain(s).stream({"question": self.question,
+                                                         "context": format_context(passages)}):
+                    if not raw:
+                        timings["first_token"] = time.perf_counter() - t1
+                    raw.append(token)
+                    yield token
+            except Exception as exc:
+                raise backend_error(s, exc) from exc
+        timings["generate"] = time.perf_counter() - t1
+        t2 = time.perf_counter()
+        checked = check_citations("".join(raw), passages, qa.embedder, s.min_support)
+        timings["cite"] = time.perf_counter() - t2
+        timings["total"] = time.perf_counter() - t0
+        timings.setdefault("first_token", timings["generate"])
+        self.answer = Answer(self.question, checked.text, checked.citations, passages, checked.abstained,
+                             checked.sentences, timings, f"llm:{s.backend}", raw="".join(raw),
+                             dropped_markers=checked.dropped_markers, unsupported=checked.unsupported)
+        if not raw:
+            yield checked.text
+
+
+class BriefQA:
+    """Question answering over one index: ``BriefQA.open("index/").ask("Why ...?")``."""
+
+    def __init__(self, store: IndexStore, embedder, settings: Settings) -> None:
+        self.store = store
+        self.embedder = embedder
+        self.settings = settings
+        self.retriever = Retriever(store, embedder)
+
+    @classmethod
+    def open(cls, index: str | Path | None = None, *, settings: Settings | None = None,
+             config: str | Path | None = None, **overrides: Any) -> BriefQA:
+        """Open an index for questions; refuse a missing, damaged or mismatched one with a clear error."""
+        from .embed import get_embedder
+
+        settings = (settings or load_settings(config)).replace(**overrides)
+        path = Path(index if index is not None else settings.index)
+        IndexStore.read_manifest(path)  # a missing index is reported before the model is loaded
+        embedder = get_embedder()
+        store = IndexStore.open(path, embedder=embedder.id)
+        embedder.encode_query("warm-up")  # load the model now, not inside the first question's timings
+        return cls(store, embedder, settings.replace(index=str(path)))
+
+    # -- questions ----------------------------------------------------------------------------------------
+    def _check_question(self, question: str, settings: Settings) -> str:
+        question = (question or "").strip()
+        if not question:
+            raise QuestionError("The question is empty; type a question.")
+        if len(question) > settings.max_question_chars:
+            raise QuestionError(f"The question is {len(question)} characters long, more than the limit of "
+                                f"{settings.max_question_chars}; shorten it.")
+        return question
+
+    def retrieve(self, question: str, k: int | None = None, *, sources=None, date_from=None,
+                 date_to=None, **overrides: Any) -> list[Passage]:
+        """The ``k`` passages that best match ``question``, best first, optionally filtered."""
+        settings = self.settings.replace(**overrides)
+        question = self._check_question(question, settings)
+        return self.retriever.retrieve(question, settings, Filters.of(sources, date_from, date_to), k=k)
+
+    def stream(self, question: str, *, sources=None, date_from=None, date_to=None, **overrides: Any
+               ) -> AnswerStream:
+        """Stream the answer's text; the checked :class:`Answer` is ``.answer`` once iteration ends."""
+        settings = self.settings.replace(**overrides)
+        question = self._check_question(question, settings)
+        return AnswerStream(self, question, settings, Filters.of(sources, date_from, date_to))
+
+    def ask(self, question: str, **kwargs: Any) -> Answer:
+        """Answer ``question`` with checked citations; ``kwargs`` are filters and setting overrides."""
+        stream = self.stream(question, **kwargs)
+        for _ in stream:
+            pass
+        assert stream.answer is not None
+        return stream.answer
+
+    # -- integration --------------------------------------------------------------------------------------
+    def as_retriever(self, k: int | None = None, **filters: Any) -> IndexRetriever:
+        """This index as a LangChain ``BaseRetriever``."""
+        return IndexRetriever(qa=self, k=k or self.settings.k, **filters)
+
+    def as_runnable(self):
+        """``ask`` as a LangChain runnable: ``qa.as_runnable().invoke("question")`` returns an :class:`Answer`."""
+        from langchain_core.runnables import RunnableLambda
+
+        return RunnableLambda(self.ask, name="briefqa")
+
+    def info(self, documents: bool = False) -> IndexInfo:
+        return self.store.info(with_documents=documents)

@@ -1,0 +1,197 @@
+"""The ``briefqa`` command line: ingest, ask, info, settings, serve.
+
+A thin layer over the Python API. Its flags are generated from the settings registry, so every setting can be
+given on the command line with the same name as in the TOML config. A user's mistake ends with one line on
+stderr and exit status 1, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from dataclasses import asdict
+from typing import Any
+
+from .errors import BriefQAError
+from .settings import Settings, load_settings, setting_fields, settings_markdown
+
+EXIT_USER_ERROR = 1
+
+
+def _add_setting_flags(parser: argparse.ArgumentParser, groups: set[str]) -> None:
+    group = parser.add_argument_group("settings (defaults: briefqa.toml, then the values shown)")
+    for name, default, help_, grp in setting_fields():
+        if grp not in groups:
+            continue
+        annotation = Settings.model_fields[name].annotation
+        choices = getattr(annotation, "__args__", None) if "Literal" in str(annotation) else None
+        kind = type(default) if default is not None and not choices else str
+        group.add_argument(f"--{name.replace('_', '-')}", dest=f"set_{name}", type=kind, choices=choices,
+                           default=None, metavar=None if choices else name.upper(),
+                           help=f"{help_} (default: {default})")
+
+
+def _overrides(args: argparse.Namespace) -> dict[str, Any]:
+    return {k[4:]: v for k, v in vars(args).items() if k.startswith("set_") and v is not None}
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    return load_settings(args.config, **_overrides(args))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="briefqa", description="Question answering over news analyses, with "
+                                     "checked citations. Offline.")
+    parser.add_argument("--config", help="TOML settings file (default: ./briefqa.toml when present)")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log more")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("ingest", help="add articles to an index (incremental)")
+    p.add_argument("paths", nargs="+", metavar="PATH", help="files or directories of .txt .md .html .json .jsonl")
+    p.add_argument("--prune", action="store_true", help="drop documents whose files are gone")
+    p.add_argument("--rebuild", action="store_true", help="start a new index, replacing the old one on success")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    _add_setting_flags(p, {"ingest"})
+
+    p = sub.add_parser("ask", help="answer a question with cited passages")
+    p.add_argument("question")
+    p.add_argument("--json", action="store_true", help="print the whole answer as JSON")
+    p.add_argument("--source", action="append", dest="sources", metavar="NAME",
+                   help="only passages from this publication (repeatable)")
+    p.add_argument("--from", dest="date_from", metavar="YYYY-MM-DD", help="only articles published on or after")
+    p.add_argument("--to", dest="date_to", metavar="YYYY-MM-DD", help="only articles published on or before")
+    _add_setting_flags(p, {"ingest", "retrieval", "answer"})
+
+    p = sub.add_parser("retrieve", help="print the passages retrieved for a question")
+    p.add_argument("question")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--source", action="append", dest="sources", metavar="NAME")
+    p.add_argument("--from", dest="date_from", metavar="YYYY-MM-DD")
+    p.add_argument("--to", dest="date_to", metavar="YYYY-MM-DD")
+    _add_setting_flags(p, {"ingest", "retrieval"})
+
+    p = sub.add_parser("info", help="describe an index")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--documents", action="store_true", help="list the documents")
+    _add_setting_flags(p, {"ingest"})
+
+    p = sub.add_parser("settings", help="list every setting with its default")
+    p.add_argument("--markdown", action="store_true", help="as the Markdown table of docs/settings.md")
+
+    p = sub.add_parser("serve", help="serve the chat page (builds the index from --corpus first if missing)")
+    p.add_argument("--corpus", help="ingest this corpus first when the index does not exist")
+    _add_setting_flags(p, {"ingest", "retrieval", "answer", "serve"})
+    return parser
+
+
+def _print_passages(passages, out) -> None:
+    for i, p in enumerate(passages, 1):
+        url = f" <{p.metadata['url']}>" if p.metadata.get("url") else ""
+        print(f"[{i}] {p.label()}{url}  (score {p.score:.3f})", file=out)
+
+
+def cmd_ingest(args) -> int:
+    from .ingest import ingest
+
+    report = ingest(args.paths, settings=_settings(args), prune=args.prune, rebuild=args.rebuild,
+                    progress=False if args.no_progress else None)
+    print(report.summary())  # skipped files were already logged, one line each
+    return 0
+
+
+def cmd_ask(args) -> int:
+    from .api import BriefQA
+
+    qa = BriefQA.open(settings=_settings(args))
+    stream = qa.stream(args.question, sources=args.sources, date_from=args.date_from, date_to=args.date_to)
+    streaming = not args.json and qa.settings.answer_mode == "llm" and sys.stdout.isatty()
+    for token in stream:
+        if streaming:
+            print(token, end="", flush=True)
+    answer = stream.answer
+    if args.json:
+        print(json.dumps(answer.to_dict(), ensure_ascii=False, indent=1))
+        return 0
+    if streaming:
+        print("\n--- checked answer ---")
+    print(answer.text)
+    if answer.citations:
+        print("\nSources:")
+        for c in answer.citations:
+            url = f" <{c.passage.metadata['url']}>" if c.passage.metadata.get("url") else ""
+            print(f"[{c.marker}] {c.passage.label()}{url}\n    “{c.sentence}”")
+    t = answer.timings
+    print(f"\n({len(answer.passages)} passages; retrieve {t.get('retrieve', 0) * 1000:.0f} ms, "
+          f"total {t.get('total', 0):.2f} s; {answer.mode})", file=sys.stderr)
+    return 0
+
+
+def cmd_retrieve(args) -> int:
+    from .api import BriefQA
+
+    qa = BriefQA.open(settings=_settings(args))
+    passages = qa.retrieve(args.question, sources=args.sources, date_from=args.date_from, date_to=args.date_to)
+    if args.json:
+        print(json.dumps([p.to_dict() for p in passages], ensure_ascii=False, indent=1))
+    else:
+        for i, p in enumerate(passages, 1):
+            print(f"[{i}] {p.label()}  (score {p.score:.3f})\n{p.text}\n")
+    return 0
+
+
+def cmd_info(args) -> int:
+    from .index import IndexStore
+
+    info = IndexStore.open(_settings(args).index).info(with_documents=args.documents)
+    if args.json:
+        print(json.dumps(asdict(info), ensure_ascii=False, indent=1))
+        return 0
+    print(f"index:     {info.path} (format {info.format_version}, updated {info.updated_at})\n"
+          f"embedder:  {info.embedder} ({info.dimension} dimensions)\n"
+          f"chunking:  {info.chunk_size} tokens, overlap {info.chunk_overlap}\n"
+          f"contents:  {info.documents} documents, {info.chunks} chunks, {len(info.sources)} sources")
+    for d in info.documents_list:
+        print(f"  {(d.published_at or '')[:10]:10}  {d.source[:24]:24}  {d.chunks:3} chunks  {d.title}")
+    return 0
+
+
+def cmd_settings(args) -> int:
+    if args.markdown:
+        print(settings_markdown(), end="")
+        return 0
+    current = load_settings(args.config)
+    for name, default, help_, group in setting_fields():
+        value = getattr(current, name)
+        mark = "" if value == default else f"  (default {default!r})"
+        print(f"{name} = {value!r}{mark}\n    [{group}] {help_}")
+    return 0
+
+
+def cmd_serve(args) -> int:
+    from .chat import serve
+
+    serve(_settings(args), corpus=args.corpus)
+    return 0
+
+
+COMMANDS = {"ingest": cmd_ingest, "ask": cmd_ask, "retrieve": cmd_retrieve, "info": cmd_info,
+            "settings": cmd_settings, "serve": cmd_serve}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="briefqa: %(message)s")
+    try:
+        return COMMANDS[args.command](args)
+    except BriefQAError as exc:
+        print(f"briefqa: error: {exc}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except KeyboardInterrupt:
+        print("briefqa: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,305 @@
+"""The index on disk: FAISS vectors, chunks as JSON lines, and a manifest that ties them together.
+
+Layout of an index directory::
+
+    manifest.json            the commit point: format, embedder, chunking, documents, and the data files
+    vectors-<gen>.faiss      FAISS IndexIDMap2(IndexFlatIP), ids = chunk ids
+    chunks-<gen>.jsonl       one chunk a line: id, doc_id, start, end, text
+    lexical-<gen>/           the bm25s index over the same chunks, in chunk-id order (JSON and .npy)
+
+A save writes new ``<gen>`` files beside the old ones, then replaces ``manifest.json`` atomically
+(write aside, fsync, rename). A crash at any moment leaves a manifest that names complete files, so the
+previous index stays readable. Files are checked against the sizes and SHA-256 the manifest records, and a
+mismatch refuses the index instead of half-reading it. Nothing is pickled.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from pydantic import BaseModel, Field, ValidationError
+
+from .errors import IndexDamagedError, IndexMismatchError, IndexMissingError
+from .lexical import LexicalIndex
+from .records import DocumentInfo, IndexInfo, Passage
+
+FORMAT_VERSION = 1
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+MANIFEST = "manifest.json"
+
+
+class DocEntry(BaseModel):
+    title: str = ""
+    author: str | None = None
+    source: str = ""
+    published_at: str | None = None
+    url: str | None = None
+    chunk_ids: list[int] = Field(default_factory=list)
+    origins: list[str] = Field(default_factory=list)
+
+
+class FileEntry(BaseModel):
+    name: str
+    size: int
+    sha256: str
+
+
+class Manifest(BaseModel):
+    format_version: int = FORMAT_VERSION
+    embedder: str
+    dimension: int
+    chunk_size: int
+    chunk_overlap: int
+    tokenizer: str
+    created_at: str
+    updated_at: str
+    generation: int = 0
+    next_chunk_id: int = 0
+    files: dict[str, FileEntry] = Field(default_factory=dict)
+    documents: dict[str, DocEntry] = Field(default_factory=dict)
+
+    @property
+    def lexical_dir(self) -> str:
+        return f"lexical-{self.generation}"
+
+
+@dataclass
+class ChunkRecord:
+    id: int
+    doc_id: str
+    start: int
+    end: int
+    text: str
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def atomic_write(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` so that readers see the old content or the new, never a part."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; the index should read like any other file
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+    with contextlib.suppress(OSError):  # persist the rename itself; not possible on every filesystem
+        dfd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(dfd)
+        finally:
+            os.close(dfd)
+
+
+def _new_faiss(dimension: int):
+    import faiss
+
+    return faiss.IndexIDMap2(faiss.IndexFlatIP(dimension))
+
+
+class IndexStore:
+    """An index directory, loaded in memory; :meth:`save` commits changes atomically."""
+
+    def __init__(self, path: Path, manifest: Manifest, chunks: dict[int, ChunkRecord], vectors,
+                 lexical: LexicalIndex | None = None) -> None:
+        self.path = path
+        self.manifest = manifest
+        self.chunks = chunks
+        self.vectors = vectors  # faiss index
+        self.lexical = lexical or LexicalIndex.build([], [])
+
+    # -- opening ------------------------------------------------------------------------------------------
+    @classmethod
+    def create(cls, path: str | Path, embedder: str, dimension: int, chunk_size: int, chunk_overlap: int,
+               tokenizer: str) -> IndexStore:
+        now = _now()
+        manifest = Manifest(embedder=embedder, dimension=dimension, chunk_size=chunk_size,
+                            chunk_overlap=chunk_overlap, tokenizer=tokenizer, created_at=now, updated_at=now)
+        return cls(Path(path), manifest, {}, _new_faiss(dimension))
+
+    @staticmethod
+    def exists(path: str | Path) -> bool:
+        return (Path(path) / MANIFEST).is_file()
+
+    @classmethod
+    def read_manifest(cls, path: str | Path) -> Manifest:
+        path = Path(path)
+        mpath = path / MANIFEST
+        if not mpath.is_file():
+            raise IndexMissingError(f"No index at {path}; build one with `briefqa ingest CORPUS --index {path}`.")
+        try:
+            manifest = Manifest.model_validate_json(mpath.read_bytes())
+        except (ValidationError, ValueError):
+            raise IndexDamagedError(f"The index manifest {mpath} is damaged; rebuild the index with "
+                                    f"`briefqa ingest CORPUS --index {path} --rebuild`.") from None
+        if manifest.format_version != FORMAT_VERSION:
+            raise IndexMismatchError(f"The index at {path} has format {manifest.format_version}, this briefqa "
+                                     f"reads format {FORMAT_VERSION}; rebuild it with `briefqa ingest --rebuild`.")
+        return manifest
+
+    @classmethod
+    def open(cls, path: str | Path, embedder: str | None = None) -> IndexStore:
+        """Load and verify an index; refuse it when damaged or built with another ``embedder``."""
+        import faiss
+
+        path = Path(path)
+        manifest = cls.read_manifest(path)
+        if embedder is not None and manifest.embedder != embedder:
+            raise IndexMismatchError(f"The index at {path} was built with embedder {manifest.embedder}, not "
+                                     f"{embedder}; rebuild it with `briefqa ingest CORPUS --index {path} "
+                                     "--rebuild`.")
+        damaged = (f"The index at {path} is damaged ({{}}); rebuild it with "
+                   f"`briefqa ingest CORPUS --index {path} --rebuild`.")
+        for role in ("vectors", "chunks", "lexical"):
+            if not any(r == role or r.startswith(role + "/") for r in manifest.files):
+                raise IndexDamagedError(damaged.format(f"the manifest names no {role} file"))
+        for entry in manifest.files.values():
+            fpath = path / entry.name
+            if not fpath.is_file():
+                raise IndexDamagedError(damaged.format(f"{entry.name} is missing"))
+            if fpath.stat().st_size != entry.size or _sha256(fpath) != entry.sha256:
+                raise IndexDamagedError(damaged.format(f"{entry.name} does not match its checksum"))
+        try:
+            vectors = faiss.read_index(str(path / manifest.files["vectors"].name))
+        except RuntimeError:
+            raise IndexDamagedError(damaged.format("the FAISS file cannot be read")) from None
+        chunks: dict[int, ChunkRecord] = {}
+        try:
+            with (path / manifest.files["chunks"].name).open(encoding="utf-8") as fh:
+                for line in fh:
+                    rec = ChunkRecord(**json.loads(line))
+                    chunks[rec.id] = rec
+        except (ValueError, TypeError):
+            raise IndexDamagedError(damaged.format("the chunks file cannot be parsed")) from None
+        try:
+            lexical = LexicalIndex.load(path / manifest.lexical_dir, sorted(chunks))
+        except (OSError, ValueError, KeyError):
+            raise IndexDamagedError(damaged.format("the lexical index cannot be read")) from None
+        expected = sum(len(d.chunk_ids) for d in manifest.documents.values())
+        if (vectors.ntotal != len(chunks) or len(chunks) != expected or vectors.d != manifest.dimension
+                or lexical.size != len(chunks)):
+            raise IndexDamagedError(damaged.format(
+                f"{vectors.ntotal} vectors, {lexical.size} lexical entries, {len(chunks)} chunks, {expected} expected"))
+        return cls(path, manifest, chunks, vectors, lexical)
+
+    # -- changing -----------------------------------------------------------------------------------------
+    def add_document(self, doc_id: str, meta: dict[str, Any], spans: list[tuple[int, int, str]],
+                     vectors: np.ndarray, origins: list[str]) -> None:
+        ids = np.arange(self.manifest.next_chunk_id, self.manifest.next_chunk_id + len(spans), dtype=np.int64)
+        self.manifest.next_chunk_id += len(spans)
+        if len(spans):
+            self.vectors.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32), ids)
+        for cid, (start, end, text) in zip(ids.tolist(), spans, strict=True):
+            self.chunks[cid] = ChunkRecord(cid, doc_id, start, end, text)
+        self.manifest.documents[doc_id] = DocEntry(**meta, chunk_ids=ids.tolist(), origins=sorted(set(origins)))
+
+    def remove_document(self, doc_id: str) -> None:
+        entry = self.manifest.documents.pop(doc_id)
+        if entry.chunk_ids:
+            self.vectors.remove_ids(np.asarray(entry.chunk_ids, dtype=np.int64))
+        for cid in entry.chunk_ids:
+            self.chunks.pop(cid, None)
+
+    def save(self) -> None:
+        """Commit: write new data files, then atomically point the manifest at them, then drop old files."""
+        import faiss
+
+        self.path.mkdir(parents=True, exist_ok=True)
+        m = self.manifest
+        gen = m.generation + 1
+        ordered = sorted(self.chunks.values(), key=lambda c: c.id)
+        blobs = {
+            "vectors": (f"vectors-{gen}.faiss", faiss.serialize_index(self.vectors).tobytes()),
+            "chunks": (f"chunks-{gen}.jsonl", "".join(
+                json.dumps(c.__dict__, ensure_ascii=False) + "\n" for c in ordered).encode("utf-8")),
+        }
+        files = {}
+        for role, (name, data) in blobs.items():
+            atomic_write(self.path / name, data)
+            files[role] = FileEntry(name=name, size=len(data), sha256=hashlib.sha256(data).hexdigest())
+        self.lexical = LexicalIndex.build([c.text for c in ordered], [c.id for c in ordered])
+        lexical_dir = f"lexical-{gen}"
+        shutil.rmtree(self.path / lexical_dir, ignore_errors=True)
+        self.lexical.save(self.path / lexical_dir)
+        for f in sorted((self.path / lexical_dir).glob("*.*")):
+            files[f"lexical/{f.name}"] = FileEntry(name=f"{lexical_dir}/{f.name}", size=f.stat().st_size,
+                                                   sha256=_sha256(f))
+        new_manifest = m.model_copy(update={"generation": gen, "files": files, "updated_at": _now()})
+        atomic_write(self.path / MANIFEST, new_manifest.model_dump_json(indent=1).encode("utf-8"))
+        self.manifest = new_manifest
+        # Drop what no manifest names any more: older generations and leftovers of a crashed save.
+        keep = {blobs["vectors"][0], blobs["chunks"][0], lexical_dir}
+        for stale in self.path.iterdir():
+            if stale.name.startswith(("vectors-", "chunks-", "lexical-")) and stale.name not in keep:
+                if stale.is_dir():
+                    shutil.rmtree(stale, ignore_errors=True)
+                else:
+                    stale.unlink(missing_ok=True)
+            elif stale.name.startswith(".") and stale.name.endswith(".tmp"):
+                stale.unlink(missing_ok=True)
+
+    # -- reading ------------------------------------------------------------------------------------------
+    def passage(self, chunk_id: int, score: float = 0.0) -> Passage:
+        c = self.chunks[chunk_id]
+        d = self.manifest.documents[c.doc_id]
+        meta = {"title": d.title, "source": d.source, "published_at": d.published_at, "url": d.url,
+                "author": d.author, "doc_id": c.doc_id, "chunk_id": c.id, "start": c.start, "end": c.end}
+        return Passage(text=c.text, metadata=meta, score=float(score))
+
+    def search(self, vector: np.ndarray, k: int, allowed: np.ndarray | None = None) -> list[tuple[int, float]]:
+        """(chunk id, cosine) of the ``k`` nearest chunks, optionally only among ``allowed`` chunk ids."""
+        import faiss
+
+        if self.vectors.ntotal == 0 or k <= 0:
+            return []
+        query = np.ascontiguousarray(vector.reshape(1, -1), dtype=np.float32)
+        params = None
+        if allowed is not None:
+            if len(allowed) == 0:
+                return []
+            params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(np.asarray(allowed, dtype=np.int64)))
+            k = min(k, len(allowed))
+        scores, ids = self.vectors.search(query, min(k, self.vectors.ntotal), params=params)
+        return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
+
+    def sources(self) -> list[str]:
+        return sorted({d.source for d in self.manifest.documents.values() if d.source})
+
+    def info(self, with_documents: bool = False) -> IndexInfo:
+        m = self.manifest
+        docs = []
+        if with_documents:
+            docs = [DocumentInfo(doc_id=k, title=d.title, source=d.source, published_at=d.published_at,
+                                 url=d.url, chunks=len(d.chunk_ids), origins=d.origins)
+                    for k, d in sorted(m.documents.items(), key=lambda kv: (kv[1].published_at or "", kv[1].title))]
+        return IndexInfo(path=str(self.path), format_version=m.format_version, embedder=m.embedder,
+                         dimension=m.dimension, chunk_size=m.chunk_size, chunk_overlap=m.chunk_overlap,
+                         documents=len(m.documents), chunks=len(self.chunks), sources=self.sources(),
+                         created_at=m.created_at, updated_at=m.updated_at, documents_list=docs)

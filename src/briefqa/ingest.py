@@ -1,0 +1,124 @@
+"""Incremental ingest: load, clean, chunk and embed what changed, and commit it to the index atomically.
+
+Embedding is the whole cost of ingest, so ingest embeds only documents the index does not hold yet. A
+document is identified by the hash of its cleaned text: re-ingesting an unchanged corpus embeds nothing, the
+same text read from two paths is stored once, and a file whose text changed gets a new document while the
+old one, left without any origin, is removed with its chunks. ``prune`` also forgets files that are gone.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from collections.abc import Iterable
+from pathlib import Path
+
+from tqdm import tqdm
+
+from .chunk import ENCODING, Chunker
+from .errors import CorpusError, IndexMismatchError
+from .index import IndexStore
+from .load import collect_files, load_file, origin_file
+from .records import Document, IngestReport, Skipped
+from .settings import Settings, load_settings
+
+log = logging.getLogger(__name__)
+
+#: Above this many chunks to embed, ingest shows a progress bar; below it, only the summary line.
+PROGRESS_MIN_CHUNKS = 64
+
+
+def ingest(paths: Iterable[str | Path] | str | Path, index: str | Path | None = None, *,
+           settings: Settings | None = None, prune: bool = False, rebuild: bool = False,
+           progress: bool | None = None, **overrides) -> IngestReport:
+    """Ingest files or directories of articles into the index at ``index``; return what was done.
+
+    Unreadable files are skipped, logged and counted in the report. Raises :class:`CorpusError` when no
+    document at all can be read and the index would stay empty.
+    """
+    from .embed import get_embedder
+
+    started = time.perf_counter()
+    settings = (settings or load_settings()).replace(**overrides)
+    index_path = Path(index if index is not None else settings.index)
+    if isinstance(paths, str | Path):
+        paths = [paths]
+    files = collect_files(paths)
+    embedder = get_embedder()
+    report = IngestReport(index=str(index_path))
+
+    if IndexStore.exists(index_path) and not rebuild:
+        store = IndexStore.open(index_path, embedder=embedder.id)
+        m = store.manifest
+        if (m.chunk_size, m.chunk_overlap) != (settings.chunk_size, settings.chunk_overlap):
+            raise IndexMismatchError(
+                f"The index at {index_path} was chunked with chunk_size={m.chunk_size}, chunk_overlap="
+                f"{m.chunk_overlap}; use those settings or rebuild it with --rebuild.")
+    else:
+        store = IndexStore.create(index_path, embedder.id, embedder.dimension, settings.chunk_size,
+                                  settings.chunk_overlap, ENCODING)
+
+    # 1. Read every file; each document keeps the origins it was read from.
+    max_bytes = int(settings.max_file_mb * 1e6)
+    incoming: dict[str, Document] = {}
+    origins: dict[str, set[str]] = {}
+    read_files = {str(f) for f in files}
+    for f in files:
+        for item in load_file(f, max_bytes=max_bytes):
+            if isinstance(item, Skipped):
+                log.warning("skipped %s", item.reason)
+                report.skipped.append(item)
+                continue
+            doc_id = item.doc_id
+            if doc_id in incoming:
+                report.duplicates += 1
+            else:
+                incoming[doc_id] = item
+            origins.setdefault(doc_id, set()).add(item.origin)
+
+    # 2. Origins: files read now are authoritative for their documents; with prune, vanished files drop out.
+    origins_changed = False
+    for doc_id, entry in list(store.manifest.documents.items()):
+        kept = [o for o in entry.origins
+                if origin_file(o) not in read_files and not (prune and not Path(origin_file(o)).exists())]
+        kept.extend(origins.pop(doc_id, set()) - set(kept))
+        if doc_id in incoming:
+            report.unchanged += 1
+            incoming.pop(doc_id)
+        if kept:
+            origins_changed |= sorted(kept) != entry.origins
+            entry.origins = sorted(kept)
+        else:
+            store.remove_document(doc_id)
+            report.removed += 1
+
+    # 3. Chunk and embed the new documents in one batched pass (the model loads only if there are any).
+    texts: list[str] = []
+    if incoming:
+        chunker = Chunker(settings.chunk_size, settings.chunk_overlap, embed_tokens=embedder.count_tokens,
+                          limit=embedder.content_limit)
+        planned = [(doc_id, doc, chunker.split(doc.text)) for doc_id, doc in incoming.items()]
+        texts = [s.text for _, _, spans in planned for s in spans]
+        show = progress if progress is not None else (len(texts) >= PROGRESS_MIN_CHUNKS and sys.stderr.isatty())
+        with tqdm(total=len(texts), unit="chunk", desc="embedding", disable=not show, file=sys.stderr) as bar:
+            vectors = embedder.encode(texts, batch_size=settings.batch_size, progress=bar)
+        offset = 0
+        for doc_id, doc, spans in planned:
+            n = len(spans)
+            store.add_document(doc_id, doc.metadata(), [(s.start, s.end, s.text) for s in spans],
+                               vectors[offset:offset + n], sorted(origins.get(doc_id, {doc.origin})))
+            offset += n
+            report.added += 1
+    report.chunks_embedded = len(texts)
+
+    if not store.manifest.documents:
+        raise CorpusError(f"No readable article in {', '.join(map(str, paths))}"
+                          f" ({len(report.skipped)} skipped); the index at {index_path} was left as it was.")
+    if report.added or report.removed or origins_changed or rebuild or not IndexStore.exists(index_path):
+        store.save()
+    report.documents = len(store.manifest.documents)
+    report.chunks = len(store.chunks)
+    report.seconds = time.perf_counter() - started
+    return report
+

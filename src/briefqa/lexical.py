@@ -1,0 +1,99 @@
+"""The lexical side of retrieval: a bm25s index over the same chunks as FAISS.
+
+Dense MiniLM vectors capture paraphrase but blur rare names ("Avdaliani", "Mammadov") and numbers, which are
+exactly what news questions hinge on; BM25 catches those. The index is rebuilt from the chunks whenever the
+index is saved (IDF depends on the whole corpus, and bm25s indexes thousands of chunks a second), and saved by
+bm25s itself as JSON and ``.npy`` arrays without pickle, in the same generation scheme as the vectors.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+#: Stopword list given to bm25s for both documents and queries.
+STOPWORDS = "en"
+
+
+
+def _bm25s():
+    import bm25s
+
+    # bm25s sets its logger to DEBUG when imported and narrates indexing; briefqa reports what matters itself.
+    logging.getLogger("bm25s").setLevel(logging.WARNING)
+    return bm25s
+
+
+class LexicalIndex:
+    """BM25 over chunk texts; position ``i`` of the bm25s index is chunk ``ids[i]``."""
+
+    def __init__(self, retriever, ids: np.ndarray) -> None:
+        self.retriever = retriever
+        self.ids = np.asarray(ids, dtype=np.int64)
+        self._position = {int(c): i for i, c in enumerate(self.ids)}
+
+    @classmethod
+    def build(cls, texts: Sequence[str], ids: Sequence[int]) -> LexicalIndex:
+        bm25s = _bm25s()
+        retriever = bm25s.BM25()
+        if texts:
+            tokens = bm25s.tokenize(list(texts), stopwords=STOPWORDS, show_progress=False)
+            retriever.index(tokens, show_progress=False)
+        return cls(retriever if texts else None, np.asarray(ids, dtype=np.int64))
+
+    def save(self, directory: Path) -> None:
+        directory.mkdir(parents=True, exist_ok=True)
+        if self.retriever is not None:
+            self.retriever.save(str(directory), allow_pickle=False, show_progress=False)
+
+    @classmethod
+    def load(cls, directory: Path, ids: Sequence[int]) -> LexicalIndex:
+        bm25s = _bm25s()
+        if not ids:
+            return cls(None, np.asarray([], dtype=np.int64))
+        retriever = bm25s.BM25.load(str(directory), mmap=False, allow_pickle=False, show_progress=False)
+        return cls(retriever, np.asarray(ids, dtype=np.int64))
+
+    @property
+    def size(self) -> int:
+        return 0 if self.retriever is None else int(self.retriever.scores["num_docs"])
+
+    def tokens(self, text: str) -> list[str]:
+        """The terms bm25s indexes for ``text`` (lower-cased words, English stopwords removed)."""
+        out = _bm25s().tokenize([text], stopwords=STOPWORDS, show_progress=False, return_ids=False)
+        return list(out[0]) if out else []
+
+    def idf(self, term: str) -> float:
+        """log(1 + N / (1 + df)): high for rare terms, highest for terms the index has never seen."""
+        n = self.size
+        df = 0
+        if self.retriever is not None:
+            i = self.retriever.vocab_dict.get(term)
+            indptr = self.retriever.scores["indptr"]
+            if i is not None and i + 1 < len(indptr):
+                df = int(indptr[i + 1] - indptr[i])
+        return math.log(1 + n / (1 + df))
+
+    def search(self, query: str, k: int, allowed: np.ndarray | None = None) -> list[tuple[int, float]]:
+        """(chunk id, BM25 score) of the best ``k`` chunks with a positive score, best first."""
+        if self.retriever is None or k <= 0:
+            return []
+        # Query terms unknown to the vocabulary would make bm25s raise; they cannot match anything anyway.
+        vocab = self.retriever.vocab_dict
+        terms = [t for t in self.tokens(query) if t in vocab]
+        if not terms:
+            return []
+        mask = None
+        if allowed is not None:
+            mask = np.zeros(len(self.ids), dtype=np.float32)
+            positions = [self._position[int(c)] for c in allowed if int(c) in self._position]
+            if not positions:
+                return []
+            mask[positions] = 1.0
+        k = min(k, len(self.ids))
+        docs, scores = self.retriever.retrieve([terms], k=k, show_progress=False, n_threads=1, weight_mask=mask)
+        return [(int(self.ids[d]), float(s)) for d, s in zip(docs[0], scores[0], strict=True) if s > 0]

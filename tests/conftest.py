@@ -1,0 +1,53 @@
+"""Shared fixtures: real models, a real index of the seed article among MultiHop-RAG distractors."""
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+import briefqa
+
+DATA = Path(__file__).parent / "data"
+SEED = DATA / "seed"
+SEED_ARTICLE = SEED / "why-azerbaijan-is-moving-closer-to-israel.txt"
+DISTRACTORS = DATA / "multihop-50.json"
+DEMO_CORPUS = Path(__file__).parent.parent / "corpus"
+
+
+def squash(text: str) -> str:
+    """The upstream matching rule: compare with every space and newline removed."""
+    return text.replace(" ", "").replace("\n", "")
+
+
+def contains_evidence(text: str, evidence: list[str]) -> bool:
+    return any(squash(e) in squash(text) for e in evidence)
+
+
+@pytest.fixture(scope="session")
+def seed_queries() -> list[dict]:
+    return json.loads((SEED / "queries-dev.json").read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="session")
+def seed_index(tmp_path_factory) -> Path:
+    """The seed article (with its metadata sidecar) and 51 MultiHop-RAG articles, ingested once."""
+    root = tmp_path_factory.mktemp("seed-corpus")
+    shutil.copy(SEED_ARTICLE, root)
+    shutil.copy(SEED / "why-azerbaijan-is-moving-closer-to-israel.meta.json", root)
+    shutil.copy(DISTRACTORS, root)
+    index = tmp_path_factory.mktemp("seed-index")
+    briefqa.ingest([root], index=index, progress=False)
+    return index
+
+
+@pytest.fixture(scope="session")
+def seed_qa(seed_index) -> briefqa.BriefQA:
+    return briefqa.BriefQA.open(seed_index)
+
+
+@pytest.fixture(scope="session")
+def demo_index(tmp_path_factory) -> Path:
+    index = tmp_path_factory.mktemp("demo-index")
+    briefqa.ingest([DEMO_CORPUS], index=index, progress=False)
+    return index
