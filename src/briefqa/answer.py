@@ -12,12 +12,13 @@ which is why it is the default.
 
 from __future__ import annotations
 
+import atexit
 import math
 import os
 import re
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 from importlib import resources
 from typing import Any
 
@@ -198,11 +199,28 @@ def gguf_path() -> str:
     return str(path)
 
 
-@lru_cache(maxsize=2)
+_LLAMAS: dict[tuple[int, int], Any] = {}
+_LLAMAS_LOCK = threading.Lock()
+
+
 def _llama(n_ctx: int, n_threads: int):
+    """One shared llama.cpp model per (context, threads), with the lock that serialises its use: loading
+    costs time and memory, and one llama.cpp context cannot run two generations at once."""
     from llama_cpp import Llama
 
-    return Llama(model_path=gguf_path(), n_ctx=n_ctx, n_threads=n_threads, verbose=False)
+    with _LLAMAS_LOCK:
+        if (n_ctx, n_threads) not in _LLAMAS:
+            llm = Llama(model_path=gguf_path(), n_ctx=n_ctx, n_threads=n_threads, verbose=False)
+            _LLAMAS[n_ctx, n_threads] = (llm, threading.Lock())
+        return _LLAMAS[n_ctx, n_threads]
+
+
+@atexit.register
+def _close_llamas() -> None:
+    # Freed here, while llama_cpp's module globals still exist; at interpreter teardown its __del__ fails.
+    for llm, _lock in _LLAMAS.values():
+        llm.close()
+    _LLAMAS.clear()
 
 
 class LlamaCppChat(BaseChatModel):
@@ -219,26 +237,27 @@ class LlamaCppChat(BaseChatModel):
     def _llm_type(self) -> str:
         return "briefqa-llama-cpp"
 
-    def _client(self):
-        return _llama(self.n_ctx, self.n_threads or len(os.sched_getaffinity(0)))
-
     @staticmethod
     def _messages(messages: list[BaseMessage]) -> list[dict[str, str]]:
         roles = {"system": "system", "human": "user", "ai": "assistant"}
         return [{"role": roles.get(m.type, "user"), "content": str(m.content)} for m in messages]
 
-    def _call(self, messages, stream: bool, stop):
-        try:
-            return self._client().create_chat_completion(
-                messages=self._messages(messages), max_tokens=self.max_tokens, temperature=self.temperature,
-                stop=stop, stream=stream)
-        except ValueError as exc:  # llama.cpp raises ValueError when the prompt exceeds the context
-            raise BackendError(f"The embedded LLM cannot take this prompt ({exc}); lower k or raise "
-                               "llm_context.") from None
+    def _call(self, messages, stream: bool, stop) -> Iterator[dict]:
+        """Completion chunks (one, when not streaming), generated while holding the model's lock."""
+        llm, lock = _llama(self.n_ctx, self.n_threads or len(os.sched_getaffinity(0)))
+        with lock:
+            try:
+                out = llm.create_chat_completion(
+                    messages=self._messages(messages), max_tokens=self.max_tokens, temperature=self.temperature,
+                    stop=stop, stream=stream)
+                yield from (out if stream else [out])
+            except ValueError as exc:  # llama.cpp raises ValueError when the prompt exceeds the context
+                raise BackendError(f"The embedded LLM cannot take this prompt ({exc}); lower k or raise "
+                                   "llm_context.") from None
 
     def _generate(self, messages: list[BaseMessage], stop: list[str] | None = None,
                   run_manager: CallbackManagerForLLMRun | None = None, **kwargs: Any) -> ChatResult:
-        out = self._call(messages, False, stop)
+        (out,) = list(self._call(messages, False, stop))
         text = out["choices"][0]["message"]["content"] or ""
         return ChatResult(generations=[ChatGeneration(message=AIMessage(content=text))])
 

