@@ -65,7 +65,7 @@ def build_app(qa, settings: Settings):
         yield from respond(qa, message, settings)
 
     info = qa.info()
-    description = (f"Ask about the {info.documents} articles in `{info.path}`. "
+    description = (f"Ask about the {info.documents} articles in this index. "
                    "Every claim cites the passage it comes from.")
     return gr.ChatInterface(chat_fn, title=TITLE, description=description, examples=EXAMPLES,
                             cache_examples=False)
@@ -88,5 +88,5 @@ def serve(settings: Settings, corpus: str | Path | None = None, block: bool = Tr
     qa = BriefQA.open(settings=settings)
     app = build_app(qa, settings)
     app.queue(default_concurrency_limit=4)
-    return app.launch(server_name=settings.host, server_port=settings.port, prevent_thread_lock=not block,
-                      show_api=True, inbrowser=False)
+    app.launch(server_name=settings.host, server_port=settings.port, prevent_thread_lock=not block)
+    return app
