@@ -22,6 +22,7 @@ from .errors import (
     IndexMissingError,
     QuestionError,
 )
+from .evaluate import EvalConfig, EvalReport, evaluate
 from .index import IndexStore
 from .ingest import ingest
 from .load import clean_text, load_file
@@ -49,6 +50,8 @@ __all__ = [
     "CorpusError",
     "DatasetError",
     "Document",
+    "EvalConfig",
+    "EvalReport",
     "FilterError",
     "Filters",
     "IndexDamagedError",
@@ -62,6 +65,7 @@ __all__ = [
     "Settings",
     "Skipped",
     "clean_text",
+    "evaluate",
     "info",
     "ingest",
     "load_file",

@@ -27,14 +27,16 @@ class AnswerStream:
     sentences removed) may differ from their concatenation, and is what ``.answer.text`` holds.
     """
 
-    def __init__(self, qa: BriefQA, question: str, settings: Settings, filters: Filters) -> None:
+    def __init__(self, qa: BriefQA, question: str, settings: Settings, filters: Filters,
+                 passages: list[Passage] | None = None) -> None:
         self._qa, self.question, self.settings, self._filters = qa, question, settings, filters
+        self._given = passages
         self.answer: Answer | None = None
 
     def __iter__(self) -> Iterator[str]:
         qa, s, timings = self._qa, self.settings, {}
         t0 = time.perf_counter()
-        passages = qa.retriever.retrieve(self.question, s, self._filters)
+        passages = self._given if self._given is not None else qa.retriever.retrieve(self.question, s, self._filters)
         timings["retrieve"] = time.perf_counter() - t0
         t1 = time.perf_counter()
         if s.answer_mode == "extractive":
@@ -108,12 +110,16 @@ class BriefQA:
         question = self._check_question(question, settings)
         return self.retriever.retrieve(question, settings, Filters.of(sources, date_from, date_to), k=k)
 
-    def stream(self, question: str, *, sources=None, date_from=None, date_to=None, **overrides: Any
-               ) -> AnswerStream:
-        """Stream the answer's text; the checked :class:`Answer` is ``.answer`` once iteration ends."""
+    def stream(self, question: str, *, sources=None, date_from=None, date_to=None,
+               passages: list[Passage] | None = None, **overrides: Any) -> AnswerStream:
+        """Stream the answer's text; the checked :class:`Answer` is ``.answer`` once iteration ends.
+
+        ``passages`` answers from these passages instead of retrieving (the evaluator retrieves once for
+        both its retrieval metrics and the answer).
+        """
         settings = self.settings.replace(**overrides)
         question = self._check_question(question, settings)
-        return AnswerStream(self, question, settings, Filters.of(sources, date_from, date_to))
+        return AnswerStream(self, question, settings, Filters.of(sources, date_from, date_to), passages)
 
     def ask(self, question: str, **kwargs: Any) -> Answer:
         """Answer ``question`` with checked citations; ``kwargs`` are filters and setting overrides."""

@@ -1,4 +1,4 @@
-"""The ``briefqa`` command line: ingest, ask, info, settings, serve.
+"""The ``briefqa`` command line: ingest, ask, retrieve, info, eval, settings, serve.
 
 A thin layer over the Python API. Its flags are generated from the settings registry, so every setting can be
 given on the command line with the same name as in the TOML config. A user's mistake ends with one line on
@@ -75,6 +75,20 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("info", help="describe an index")
     p.add_argument("--json", action="store_true")
     p.add_argument("--documents", action="store_true", help="list the documents")
+    _add_setting_flags(p, {"ingest"})
+
+    p = sub.add_parser("eval", help="evaluate on a QA dataset; or `eval compare A B` to compare two reports",
+                       description="Evaluate retrieval, answers and citations on a dataset (MultiHop-RAG query "
+                                   "file, seed format, or JSONL of {question, answer?, aliases?, evidence?, "
+                                   "type?, id?}), for one or more configurations side by side. Results are "
+                                   "written per question to OUT/results.jsonl, so an interrupted run resumes.")
+    p.add_argument("target", nargs="+", metavar="DATASET", help="the dataset, or: compare REPORT_A REPORT_B")
+    p.add_argument("--config", action="append", dest="configs", metavar="TOML",
+                   help="a configuration: a TOML file of settings with an optional `name` (repeatable)")
+    p.add_argument("--limit", type=int, help="only the first N questions")
+    p.add_argument("--retrieval-only", action="store_true", help="score retrieval only; answer nothing")
+    p.add_argument("--out", help="directory for results.jsonl, report.json, report.md and charts")
+    p.add_argument("--no-progress", action="store_true")
     _add_setting_flags(p, {"ingest"})
 
     p = sub.add_parser("settings", help="list every setting with its default")
@@ -157,6 +171,28 @@ def cmd_info(args) -> int:
     return 0
 
 
+def cmd_eval(args) -> int:
+    from .errors import DatasetError
+    from .evaluate import compare, evaluate, read_config
+
+    if args.target[0] == "compare":
+        if len(args.target) != 3:
+            raise DatasetError("`briefqa eval compare` takes two reports: briefqa eval compare A B.")
+        print(compare(args.target[1], args.target[2]))
+        return 0
+    if len(args.target) != 1:
+        raise DatasetError("`briefqa eval` takes one dataset; name several configurations with --config.")
+    if not args.out:
+        raise DatasetError("`briefqa eval` needs --out DIR for its results and report.")
+    configs = [read_config(c) for c in args.configs or []]
+    report = evaluate(args.target[0], settings=_settings(args), configs=configs or None, out=args.out,
+                      limit=args.limit, retrieval_only=args.retrieval_only,
+                      progress=False if args.no_progress else None)
+    print(report.markdown().split("## Configurations")[0].rstrip())
+    print(f"\nWritten to {args.out}: report.md, report.json, results.jsonl, metrics.png, by_type.png, latency.png")
+    return 0
+
+
 def cmd_settings(args) -> int:
     if args.markdown:
         print(settings_markdown(), end="")
@@ -177,7 +213,7 @@ def cmd_serve(args) -> int:
 
 
 COMMANDS = {"ingest": cmd_ingest, "ask": cmd_ask, "retrieve": cmd_retrieve, "info": cmd_info,
-            "settings": cmd_settings, "serve": cmd_serve}
+            "eval": cmd_eval, "settings": cmd_settings, "serve": cmd_serve}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -191,6 +227,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("briefqa: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `briefqa ... | head` closed the pipe: not an error of ours or the user's
+        sys.stderr.close()
+        return 0
 
 
 if __name__ == "__main__":

