@@ -1,5 +1,8 @@
-"""The chat page, served for real on 127.0.0.1: through gradio_client and through headless Chromium."""
+"""The chat page, served for real on 127.0.0.1: its backend, its API through gradio_client, and the page in
+headless Chromium (Debian's chromium driven by Playwright)."""
 
+import json
+import shutil
 import socket
 import threading
 import time
@@ -7,12 +10,22 @@ from pathlib import Path
 
 import pytest
 
+import briefqa
 from briefqa import load_settings
-from briefqa.chat import serve
+from briefqa.chat import ChatBackend, render_answer, serve
+from conftest import DEMO_CORPUS
 
 CHROMIUM = Path("/usr/bin/chromium")
 DOCS = Path(__file__).parent.parent / "docs"
 DEMO_QUESTION = "Why did Baku open an embassy in Tel Aviv now?"
+NEW_ARTICLE = """---
+title: Harbour cranes return to Valletta
+source: Island Courier
+published_at: 2023-12-02
+---
+Malta's main container port reopened its northern quay after a three-month refit of its cranes. The port
+authority said the new cranes move forty boxes an hour, twice as many as before.
+"""
 
 
 def free_port() -> int:
@@ -22,66 +35,170 @@ def free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def chat_url(demo_index):
-    port = free_port()
-    app = serve(load_settings(index=str(demo_index), port=port), block=False)
-    yield f"http://127.0.0.1:{port}/"
+def chat_env(tmp_path_factory):
+    """A private copy of the demo index (uploads change it), served on a free port."""
+    root = tmp_path_factory.mktemp("chat")
+    briefqa.ingest(DEMO_CORPUS, index=root / "index")
+    settings = load_settings(index=str(root / "index"), port=free_port(), uploads_dir=str(root / "uploads"),
+                             feedback_file=str(root / "feedback.jsonl"))
+    app = serve(settings, block=False)
+    yield settings, f"http://127.0.0.1:{settings.port}/"
     app.close()
 
 
-def test_chat_endpoint_answers_with_sources(chat_url):
+def client(url):
     from gradio_client import Client
 
-    client = Client(chat_url, verbose=False)
-    reply = client.predict(DEMO_QUESTION, api_name="/chat_fn")
-    assert "[1]" in reply or "[2]" in reply
-    assert "**Sources**" in reply and "Caspian Brief" in reply
+    return Client(url, verbose=False)
 
 
-def test_chat_errors_are_friendly(chat_url):
-    from gradio_client import Client
-
-    reply = Client(chat_url, verbose=False).predict("   ", api_name="/chat_fn")
-    assert reply.startswith("⚠️") and "empty" in reply and "Traceback" not in reply
+def reply_text(history) -> str:
+    content = history[-1]["content"]
+    return content if isinstance(content, str) else " ".join(c.get("text", "") for c in content)
 
 
-def test_two_conversations_at_once_get_their_own_answers(chat_url):
-    from gradio_client import Client
+# -- the backend, without a browser ------------------------------------------------------------------------------
+def test_rendered_answers_link_markers_to_cards_with_the_sentence_marked(demo_index):
+    qa = briefqa.BriefQA.open(demo_index)
+    ans = qa.ask(DEMO_QUESTION)
+    out = render_answer(ans)
+    first = ans.citations[0]
+    assert f"<a href='#src-{first.marker}' class='bq-cite'>[{first.marker}]</a>" in out
+    assert f"bq-src-{first.marker}" in out and "<mark>" in out
+    assert "Other retrieved passages" in out  # k=5 passages, fewer cited
 
-    questions = {"a": "Who won the women's World Cup in 2023?", "b": "Why did heat pump sales slow in 2023?"}
-    replies = {}
 
-    def ask(key):
-        replies[key] = Client(chat_url, verbose=False).predict(questions[key], api_name="/chat_fn")
+def test_uploads_are_named_by_the_server_and_checked(tmp_path, demo_index):
+    index = tmp_path / "index"
+    shutil.copytree(demo_index, index)
+    s = load_settings(index=str(index), uploads_dir=str(tmp_path / "up"), max_upload_mb=0.001)
+    backend = ChatBackend(briefqa.BriefQA.open(index), s)
+    evil = tmp_path / "..%2F..%2Fevil.md"
+    evil.write_text(NEW_ARTICLE)
+    big = tmp_path / "big.md"
+    big.write_text(NEW_ARTICLE * 20)
+    exe = tmp_path / "run.sh"
+    exe.write_text("echo hi")
+    msg = backend.add_files([str(evil), str(big), str(exe)])
+    assert "Added 1 article" in msg and "big.md: larger than" in msg and "run.sh: not one of" in msg
+    stored = list((tmp_path / "up").iterdir())
+    assert len(stored) == 1 and stored[0].name.startswith("upload-") and "evil" not in stored[0].name
+    assert any(row[1] == "Island Courier" for row in backend.documents())
 
-    threads = [threading.Thread(target=ask, args=(k,)) for k in questions]
+
+# -- through gradio_client ----------------------------------------------------------------------------------------
+def test_chat_endpoint_answers_with_sources_and_errors_are_friendly(chat_env):
+    _, url = chat_env
+    history, note, _ = client(url).predict(DEMO_QUESTION, api_name="/chat")
+    text = reply_text(history)
+    assert "bq-cite" in text and "Sources" in text and "Caspian Brief" in text and note == ""
+    history, _, _ = client(url).predict("   ", api_name="/chat")
+    assert reply_text(history).startswith("⚠️") and "empty" in reply_text(history)
+
+
+def test_two_conversations_at_once_keep_their_own_context(chat_env):
+    _, url = chat_env
+    firsts = {"a": "Who won the women's World Cup in 2023?", "b": "Why did heat pump sales slow in 2023?"}
+    notes: dict[str, str] = {}
+    replies: dict[str, str] = {}
+
+    def converse(key):
+        c = client(url)
+        history, _, _ = c.predict(firsts[key], api_name="/chat")
+        history, note, _ = c.predict("and what about the final?" if key == "a" else "and why?", history,
+                                     api_name="/chat")
+        notes[key], replies[key] = note, reply_text(history)
+
+    threads = [threading.Thread(target=converse, args=(k,)) for k in firsts]
     for t in threads:
         t.start()
     for t in threads:
-        t.join(timeout=120)
-    assert "Spain" in replies["a"] and "heat pump" not in replies["a"].lower()
-    assert "heat" in replies["b"].lower() and "Spain" not in replies["b"]
+        t.join(timeout=180)
+    assert "World Cup" in notes["a"] and "heat" not in notes["a"].lower()
+    assert "heat" in notes["b"].lower() and "World Cup" not in notes["b"]
+    assert "Spain" in replies["a"] and "heat pump" in replies["b"].lower()
 
 
-@pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed (apt-get install chromium)")
-def test_the_page_in_a_real_browser_stays_on_this_machine(chat_url):
+def test_comments_are_stored_with_the_answer(chat_env):
+    settings, url = chat_env
+    c = client(url)
+    c.predict("When did Turkey and Israel restore full diplomatic relations?", api_name="/chat")
+    assert "saved" in c.predict("useful, thanks", api_name="/comment")[0]
+    row = [json.loads(x) for x in Path(settings.feedback_file).read_text().splitlines()][-1]
+    assert row["comment"] == "useful, thanks" and row["citations"] and row["answer"]
+
+
+# -- in a real browser --------------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def page(chat_env):
+    if not CHROMIUM.exists():
+        pytest.skip("Debian's chromium is not installed (apt-get install chromium); .ci/run installs it")
     from playwright.sync_api import sync_playwright
 
-    requests = []
+    _, url = chat_env
+    requests: list[str] = []
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), args=[
             "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
             "--disable-sync", "--no-first-run"])
-        page = browser.new_page(viewport={"width": 1200, "height": 900})
-        page.on("request", lambda r: requests.append(r.url))
-        page.goto(chat_url)
-        box = page.get_by_role("textbox").first
-        box.fill(DEMO_QUESTION)
-        box.press("Enter")
-        page.get_by_text("Sources").first.wait_for(timeout=60_000)
-        time.sleep(0.5)
-        page.screenshot(path=str(DOCS / "chat.png"), full_page=True)
-        assert page.get_by_text("Caspian Brief").first.is_visible()
+        pg = browser.new_page(viewport={"width": 1300, "height": 1000})
+        pg.on("request", lambda r: requests.append(r.url))
+        pg.goto(url)
+        pg.requests = requests
+        yield pg
         browser.close()
-    assert requests and all(u.startswith(("http://127.0.0.1", "data:", "blob:")) for u in requests), \
-        [u for u in requests if not u.startswith("http://127.0.0.1")]
+    # Offline and private: every request the page made stayed on this machine.
+    outside = [u for u in requests if not u.startswith(("http://127.0.0.1", "data:", "blob:"))]
+    assert requests and not outside, outside
+
+
+def ask(pg, question: str, answers_before: int):
+    box = pg.locator("#bq-question textarea")
+    box.fill(question)
+    box.press("Enter")
+    # Each answer ends with its source cards or a warning; wait for this answer's.
+    pg.wait_for_function(
+        "n => document.querySelectorAll('#bq-chat .bq-others, #bq-chat .bq-src-1').length > n "
+        "|| document.querySelector('#bq-chat')?.innerText.includes('⚠️')", arg=answers_before, timeout=60_000)
+
+
+def test_in_the_browser_ask_check_a_citation_follow_up_filter_and_upload(page, tmp_path):
+    pg = page
+    ask(pg, DEMO_QUESTION, 0)
+    assert "Caspian Brief" in pg.locator("#bq-chat").inner_text()
+    # Open a citation: its card opens on the passage with the supporting sentence highlighted.
+    assert not pg.locator("#bq-chat mark").first.is_visible()
+    pg.locator("#bq-chat a.bq-cite").first.click()
+    pg.locator("#bq-chat mark").first.wait_for(state="visible", timeout=5_000)
+    pg.screenshot(path=str(DOCS / "chat.png"))
+
+    # A follow-up is rewritten, and the rewrite is shown.
+    count = pg.locator("#bq-chat .bq-others, #bq-chat .bq-src-1").count()
+    ask(pg, "And how did Tehran react?", count)
+    assert "Searched for" in pg.locator("#bq-rewrite").inner_text()
+    assert "Baku" in pg.locator("#bq-rewrite").inner_text()
+    pg.screenshot(path=str(DOCS / "chat-followup.png"))
+
+    # A date filter: only articles published from 2023-09-01 on may be cited.
+    pg.locator("#bq-from input, #bq-from textarea").first.fill("2023-09-01")
+    count = pg.locator("#bq-chat .bq-others, #bq-chat .bq-src-1").count()
+    ask(pg, "What did the European Central Bank decide about interest rates?", count)
+    last = pg.locator("#bq-chat .message-row, #bq-chat [data-testid='bot']").last.inner_text()
+    assert "2023-10-27" in last and "2023-01-24" not in last
+    pg.locator("#bq-from input, #bq-from textarea").first.fill("")
+
+    # Upload a new article on the Corpus tab, then ask about it.
+    pg.get_by_role("tab", name="Corpus").click()
+    article = tmp_path / "cranes.md"
+    article.write_text(NEW_ARTICLE)
+    pg.locator("#bq-docs").wait_for()
+    pg.locator("#bq-files input[type=file]").set_input_files(str(article))
+    time.sleep(1)
+    pg.locator("#bq-ingest").click()
+    pg.get_by_text("Added 1 article").wait_for(timeout=60_000)
+    assert "Island Courier" in pg.locator("#bq-docs").inner_text()
+    pg.screenshot(path=str(DOCS / "corpus.png"))
+    pg.get_by_role("tab", name="Chat").click()
+    count = pg.locator("#bq-chat .bq-others, #bq-chat .bq-src-1").count()
+    ask(pg, "How many boxes an hour do the new cranes in Valletta move?", count)
+    assert "forty boxes an hour" in pg.locator("#bq-chat").inner_text()

@@ -48,9 +48,12 @@ def test_ask_plain_text_lists_sources(cli_index):
     assert "Spain" in result.stdout and "Sources:" in result.stdout and "[1]" in result.stdout
 
 
-def test_ask_with_filters(cli_index):
+def test_retrieve_with_filters_and_explain(cli_index):
     result = run("retrieve", "embassy", "--index", cli_index, "--source", "Levant Monitor", "--json")
-    assert {p["metadata"]["source"] for p in json.loads(result.stdout)} == {"Levant Monitor"}
+    assert {p["metadata"]["source"] for p in json.loads(result.stdout)["passages"]} == {"Levant Monitor"}
+    text = run("retrieve", "What did the Caspian Brief report on 2023-01-24?", "--index", cli_index,
+               "--explain").stdout
+    assert "publications: Caspian Brief; dates: 2023-01-24" in text and "part1 #1" in text
 
 
 def test_info(cli_index):
@@ -111,4 +114,4 @@ def test_bad_setting_and_bad_config(cli_index, tmp_path):
 
 def test_settings_lists_every_setting():
     out = run("settings").stdout
-    assert "chunk_size = 128" in out and "retrieval_mode = 'hybrid'" in out
+    assert "chunk_size = 128" in out and "retrieval_mode = 'lexical'" in out

@@ -70,3 +70,59 @@ def test_each_answerable_seed_question_finds_its_evidence_in_the_top_5(seed_qa, 
         if q["answerable"]:
             top = seed_qa.retrieve(q["question"], k=5)
             assert any(contains_evidence(p.text, q["evidence"]) for p in top), q["id"]
+
+
+def test_a_question_that_is_only_a_source_or_a_date_still_retrieves(tiny_qa):
+    assert {p.metadata["source"] for p in tiny_qa.retrieve("Coast Daily", k=2)} == {"Coast Daily"}
+    assert tiny_qa.retrieve("2023-10-02", k=1)[0].metadata["title"] == "Glacier retreat measured"
+
+
+def test_an_unknown_source_is_not_a_filter(tiny_qa):
+    found = tiny_qa.explain("What did Reuters say about the volcano eruption?", k=2)
+    assert found.analysis.sources == [] and found.passages
+    assert found.passages[0].metadata["title"].startswith("Volcano")
+
+
+def test_each_report_a_question_names_is_represented(tiny_qa):
+    q = "Did the Nordic Post and the Coast Daily both report on volcano tourism and the dock strike?"
+    found = tiny_qa.explain(q, k=2)
+    assert [p.label for p in found.analysis.parts] == ["Nordic Post", "Coast Daily"]
+    assert {p.metadata["source"] for p in found.passages} == {"Nordic Post", "Coast Daily"}
+    assert all(any(k.startswith("part") for k in p.metadata["ranks"]) for p in found.passages)
+    alone = tiny_qa.retrieve(q, k=2, news_aware=False)
+    assert [p.metadata["source"] for p in alone] == ["Coast Daily", "Coast Daily"]  # what the parts fix
+
+
+def test_a_range_in_the_question_filters_with_fallback(tiny_qa):
+    found = tiny_qa.explain("Which volcano news was published after December 1, 2023?", k=4)
+    assert {p.metadata["published_at"][:7] for p in found.passages} == {"2023-12"}
+    found = tiny_qa.explain("What was published after December 31, 2024?", k=1)
+    assert found.passages and any("holds no article" in n for n in found.analysis.notes)
+
+
+def test_mmr_prefers_passages_unlike_those_already_chosen(tiny_qa):
+    plain = tiny_qa.retrieve("volcano eruption lava", k=2, retrieval_mode="dense", news_aware=False)
+    diverse = tiny_qa.retrieve("volcano eruption lava", k=2, retrieval_mode="dense", news_aware=False,
+                               mmr=True, mmr_lambda=0.0)
+    assert plain[0].text == diverse[0].text
+    assert {p.metadata["title"] for p in plain} == {"Volcano erupts near Reykjavik", "Volcano tourism debate"}
+    assert diverse[1].metadata["title"] != "Volcano tourism debate"
+
+
+class FakeReranker:
+    """A fake cross-encoder (none ships in a wheel): scores a passage by how often it says "police"."""
+
+    def score(self, question, texts):
+        return [t.lower().count("police") for t in texts]
+
+
+def test_a_reranker_reorders_the_top_passages(tiny_qa):
+    qa = briefqa.BriefQA(tiny_qa.store, tiny_qa.embedder, tiny_qa.settings, reranker=FakeReranker())
+    top = qa.retrieve("volcano eruption", k=1)[0]
+    assert top.metadata["title"] == "Volcano tourism debate"
+    assert top.metadata["ranks"]["rerank_score"] == 1
+
+
+def test_a_missing_reranker_model_is_one_clear_error(tiny_qa, tmp_path):
+    with pytest.raises(briefqa.ConfigError, match="does not exist"):
+        tiny_qa.retrieve("volcano", reranker_model=str(tmp_path / "no-model"))

@@ -16,7 +16,7 @@ from .cite import check_citations
 from .errors import QuestionError
 from .index import IndexStore
 from .records import Answer, IndexInfo, Passage
-from .retrieve import Filters, IndexRetriever, Retriever
+from .retrieve import Filters, IndexRetriever, Reranker, Retrieval, Retriever
 from .settings import Settings, load_settings
 
 
@@ -74,16 +74,20 @@ class AnswerStream:
 class BriefQA:
     """Question answering over one index: ``BriefQA.open("index/").ask("Why ...?")``."""
 
-    def __init__(self, store: IndexStore, embedder, settings: Settings) -> None:
+    def __init__(self, store: IndexStore, embedder, settings: Settings, reranker: Reranker | None = None) -> None:
         self.store = store
         self.embedder = embedder
         self.settings = settings
-        self.retriever = Retriever(store, embedder)
+        self.retriever = Retriever(store, embedder, reranker)
 
     @classmethod
     def open(cls, index: str | Path | None = None, *, settings: Settings | None = None,
-             config: str | Path | None = None, **overrides: Any) -> BriefQA:
-        """Open an index for questions; refuse a missing, damaged or mismatched one with a clear error."""
+             config: str | Path | None = None, reranker: Reranker | None = None, **overrides: Any) -> BriefQA:
+        """Open an index for questions; refuse a missing, damaged or mismatched one with a clear error.
+
+        ``reranker`` re-scores the top passages (any object with ``score(question, texts)``); without it, the
+        ``reranker_model`` setting names a local cross-encoder, if any.
+        """
         from .embed import embedder_for_index
 
         settings = (settings or load_settings(config)).replace(**overrides)
@@ -91,7 +95,7 @@ class BriefQA:
         embedder = embedder_for_index(path)  # refuses a missing index or one of another model, before loading
         store = IndexStore.open(path, embedder=embedder.id)
         embedder.encode_query("warm-up")  # load the model now, not inside the first question's timings
-        return cls(store, embedder, settings.replace(index=str(path)))
+        return cls(store, embedder, settings.replace(index=str(path)), reranker)
 
     # -- questions ----------------------------------------------------------------------------------------
     def _check_question(self, question: str, settings: Settings) -> str:
@@ -109,6 +113,14 @@ class BriefQA:
         settings = self.settings.replace(**overrides)
         question = self._check_question(question, settings)
         return self.retriever.retrieve(question, settings, Filters.of(sources, date_from, date_to), k=k)
+
+    def explain(self, question: str, k: int | None = None, *, sources=None, date_from=None, date_to=None,
+                **overrides: Any) -> Retrieval:
+        """Retrieve and say how: the question's recognised publications, dates and parts, the filters that
+        fired or fell back, and each passage's dense, lexical and per-part ranks."""
+        settings = self.settings.replace(**overrides)
+        question = self._check_question(question, settings)
+        return self.retriever.explain(question, settings, Filters.of(sources, date_from, date_to), k=k)
 
     def stream(self, question: str, *, sources=None, date_from=None, date_to=None,
                passages: list[Passage] | None = None, **overrides: Any) -> AnswerStream:

@@ -1,74 +1,271 @@
 """The chat page: Gradio over :class:`~briefqa.api.BriefQA`, served on 127.0.0.1 by default.
 
-Staff ask a question, watch the answer arrive, and check each ``[n]`` against the source listed under the
-answer with the sentence that supports it. Errors a user can cause arrive as a friendly line in the chat, not
-a traceback. Nothing is loaded from a CDN and analytics are off (see ``_env``).
+Staff judge briefqa by whether they can check an answer in a click. Each answer streams in, its ``[n]``
+markers link to source cards under it (title, publication, date, link), and each card opens on the cited
+passage with the supporting sentence highlighted; passages retrieved but not cited are one click away. A
+follow-up is rewritten into a standalone question, and the rewrite is shown. Filters and answer settings
+default to the library's settings. Staff can add articles (stored under names the server makes, then
+ingested incrementally) and rate answers (kept in a JSON-lines file for evaluators).
+
+The page holds no state between sessions: each browser session keeps its own conversation in ``gr.State``;
+the loaded index is shared read-only and swapped whole after an upload.
 """
 
-from __future__ import annotations
 
+import hashlib
 import html
 import logging
-from collections.abc import Iterator
+import os
+import re
+import shutil
+import threading
 from pathlib import Path
+from typing import Any
 
 from . import _env  # noqa: F401
+from .conversation import standalone_question
 from .errors import BriefQAError
+from .feedback import append_feedback, feedback_record
+from .load import META_SUFFIX, SUFFIXES
 from .records import Answer
 from .settings import Settings
 
 log = logging.getLogger(__name__)
 
 TITLE = "briefqa"
-EXAMPLES = ["Why did Baku open an embassy in Tel Aviv now?", "How did Tehran react to the embassy?"]
+EXAMPLES = ["Why did Baku open an embassy in Tel Aviv now?", "And how did Tehran react?"]
+CSS = """
+.bq-src { border: 1px solid var(--border-color-primary); border-radius: 6px; padding: 4px 8px; margin: 4px 0; }
+.bq-src summary { cursor: pointer; }
+.bq-src mark { background: #fde68a; color: inherit; padding: 0 2px; }
+.bq-passage { white-space: pre-wrap; font-size: 0.92em; margin: 6px 0; }
+.bq-meta { color: var(--body-text-color-subdued); font-size: 0.85em; }
+"""
+# A marker [n] opens and shows its source card in the same answer (ids repeat across answers, so the card is
+# looked up next to the marker, not by id). Inline and local: the page loads nothing from elsewhere.
+HEAD = """<script>
+document.addEventListener("click", (event) => {
+  const link = event.target.closest && event.target.closest("a.bq-cite");
+  if (!link) return;
+  event.preventDefault();
+  const n = link.textContent.replace(/\\D/g, "");
+  let scope = link.parentElement;
+  while (scope && !scope.querySelector("details.bq-src")) scope = scope.parentElement;
+  const card = scope && scope.querySelector("details.bq-src-" + n);
+  if (card) { card.open = true; card.scrollIntoView({behavior: "smooth", block: "nearest"}); }
+}, true);
+</script>"""
 
 
-def render_sources(answer: Answer) -> str:
-    """Markdown under the answer: each cited source with its supporting sentence, then uncited passages."""
-    if answer.abstained and not answer.passages:
-        return ""
-    lines = []
+# -- rendering ------------------------------------------------------------------------------------------------
+def _highlight(passage_text: str, sentence: str) -> str:
+    """The passage, escaped, with the supporting sentence wrapped in <mark>."""
+    i = passage_text.find(sentence) if sentence else -1
+    if i < 0:
+        return html.escape(passage_text)
+    j = i + len(sentence)
+    return (html.escape(passage_text[:i]) + "<mark>" + html.escape(passage_text[i:j]) + "</mark>"
+            + html.escape(passage_text[j:]))
+
+
+def _card(marker: int, passage, sentence: str, open_: bool = False) -> str:
+    m = passage.metadata
+    date = (m.get("published_at") or "")[:10]
+    link = f' · <a href="{html.escape(m["url"])}" target="_blank" rel="noopener">link</a>' if m.get("url") else ""
+    head = (f"<b>[{marker}]</b> {html.escape(m.get('title') or 'Untitled')} "
+            f"<span class='bq-meta'>— {html.escape(m.get('source') or '')}{', ' + date if date else ''}</span>")
+    return (f"<details class='bq-src bq-src-{marker}' id='src-{marker}'{' open' if open_ else ''}>"
+            f"<summary>{head}</summary>"
+            f"<div class='bq-passage'>{_highlight(passage.text, sentence)}</div>{link}</details>")
+
+
+def render_answer(answer: Answer) -> str:
+    """The answer with linked markers, its cited sources, then the retrieved passages it did not cite."""
+    text = html.escape(answer.text)
+    text = re.sub(r"\[(\d+)\]", r"<a href='#src-\1' class='bq-cite'>[\1]</a>", text)
+    parts = [text]
     cited = {c.marker for c in answer.citations}
     if answer.citations:
-        lines.append("\n\n**Sources**")
-        for c in answer.citations:
-            meta = c.passage.metadata
-            link = f" · [link]({meta['url']})" if meta.get("url") else ""
-            lines.append(f"\n<a id='src-{c.marker}'></a>**[{c.marker}]** {html.escape(c.passage.label())}{link}"
-                         f"\n> {html.escape(c.sentence)}")
+        parts.append("\n\n**Sources**\n")
+        parts += [_card(c.marker, c.passage, c.sentence) for c in answer.citations]
     others = [(i, p) for i, p in enumerate(answer.passages, 1) if i not in cited]
     if others:
-        lines.append("\n<details><summary>Other retrieved passages</summary>\n")
-        lines.extend(f"- [{i}] {html.escape(p.label())}" for i, p in others)
-        lines.append("\n</details>")
-    return "\n".join(lines)
+        inner = "".join(_card(i, p, "") for i, p in others)
+        parts.append(f"\n<details class='bq-others'><summary>Other retrieved passages ({len(others)})</summary>"
+                     f"{inner}</details>")
+    return "\n".join(parts)
 
 
-def respond(qa, message: str, settings: Settings) -> Iterator[str]:
-    """The chat's reply to one message, as growing text; errors become a friendly sentence."""
-    try:
-        stream = qa.stream(message, **{k: getattr(settings, k) for k in ("k", "answer_mode", "backend")})
-        text = ""
-        for token in stream:
-            text += token
-            yield text
-        answer = stream.answer
-        yield answer.text + render_sources(answer)
-    except BriefQAError as exc:
-        yield f"⚠️ {exc}"
+# -- the session logic (plain functions, so they can be tested without a browser) -------------------------------
+class ChatBackend:
+    """What the page calls: one shared, swappable :class:`BriefQA` and the settings it was opened with."""
+
+    def __init__(self, qa, settings: Settings) -> None:
+        self._qa = qa
+        self.settings = settings
+        self._lock = threading.Lock()
+
+    @property
+    def qa(self):
+        return self._qa
+
+    def reload(self) -> None:
+        from .api import BriefQA
+
+        fresh = BriefQA.open(self.settings.index, settings=self.settings)
+        with self._lock:
+            self._qa = fresh
+
+    def respond(self, message: str, state: dict, sources=None, date_from=None, date_to=None, k=None,
+                answer_mode=None, backend=None):
+        """Yield (reply markdown, rewrite note) as the answer grows; record the turn in ``state``."""
+        rewrite = standalone_question(message or "", state.get("questions", []))
+        note = f"Searched for: *{html.escape(rewrite.question)}*" if rewrite.rewritten else ""
+        overrides = {"k": int(k) if k else None, "answer_mode": answer_mode or None, "backend": backend or None}
+        qa = self.qa
+        try:
+            stream = qa.stream(rewrite.question, sources=sources or None, date_from=date_from or None,
+                               date_to=date_to or None, **overrides)
+            text = ""
+            for token in stream:
+                text += token
+                yield html.escape(text), note
+            answer = stream.answer
+        except BriefQAError as exc:
+            yield f"⚠️ {html.escape(str(exc))}", note
+            return
+        if not answer.passages:
+            reply = "⚠️ Nothing relevant was found; try other words or fewer filters."
+        else:
+            reply = render_answer(answer)
+        state.setdefault("questions", []).append(rewrite.question)
+        state.setdefault("turns", []).append({"asked": message, "answer": answer,
+                                              "settings": {**overrides, "sources": sources, "date_from": date_from,
+                                                           "date_to": date_to}})
+        yield reply, note
+
+    def feedback(self, state: dict, turn: int, rating: str, comment: str = "") -> str:
+        turns = state.get("turns", [])
+        if not turns:
+            return "Ask a question first; feedback is about an answer."
+        t = turns[turn if -len(turns) <= turn < len(turns) else -1]
+        append_feedback(self.settings.feedback_file,
+                        feedback_record(t["answer"], rating, comment, asked=t["asked"], settings=t["settings"]))
+        return f"Thanks: feedback saved ({rating})."
+
+    def add_files(self, paths: list[str], progress=None) -> str:
+        """Copy uploads under content-derived names, ingest them, and swap in the updated index."""
+        from .ingest import ingest
+
+        if not paths:
+            return "Choose one or more files first."
+        limit = int(self.settings.max_upload_mb * 1e6)
+        target = Path(self.settings.uploads_dir)
+        target.mkdir(parents=True, exist_ok=True)
+        stored, refused = [], []
+        for p in paths:
+            src = Path(p)
+            suffix = src.suffix.lower()
+            if suffix not in SUFFIXES or src.name.endswith(META_SUFFIX):
+                refused.append(f"{src.name}: not one of {', '.join(SUFFIXES)}")
+                continue
+            if src.stat().st_size > limit:
+                refused.append(f"{src.name}: larger than {self.settings.max_upload_mb:g} MB")
+                continue
+            digest = hashlib.sha256(src.read_bytes()).hexdigest()[:16]
+            # The server names the file: an uploaded name never chooses where anything is written.
+            dest = target / f"upload-{digest}{suffix}"
+            tmp = dest.with_name(f".{dest.name}.part")
+            shutil.copyfile(src, tmp)
+            os.replace(tmp, dest)
+            stored.append(dest)
+        lines = [f"refused {r}" for r in refused]
+        if stored:
+            try:
+                report = ingest(stored, settings=self.settings, progress=progress is not None)
+            except BriefQAError as exc:
+                return "\n".join([*lines, f"⚠️ {exc}"])
+            self.reload()
+            lines.insert(0, f"Added {report.added} article(s), {len(report.skipped)} skipped; the index now "
+                            f"holds {report.documents} documents.")
+            lines += [f"skipped {s.reason}" for s in report.skipped]
+        return "\n".join(lines)
+
+    def documents(self) -> list[list[Any]]:
+        info = self.qa.info(documents=True)
+        return [[d.title, d.source, (d.published_at or "")[:10], d.chunks] for d in info.documents_list]
 
 
-def build_app(qa, settings: Settings):
+# -- the page -------------------------------------------------------------------------------------------------
+def build_app(backend: ChatBackend):
     import gradio as gr
 
-    def chat_fn(message, history):
-        yield from respond(qa, message, settings)
+    s = backend.settings
+    info = backend.qa.info()
 
-    info = qa.info()
-    description = (f"Ask about the {info.documents} articles in this index. "
-                   "Every claim cites the passage it comes from.")
-    return gr.ChatInterface(chat_fn, title=TITLE, description=description, examples=EXAMPLES,
-                            cache_examples=False)
+    with gr.Blocks(title=TITLE) as app:
+        gr.Markdown(f"## {TITLE}\nAsk about the {info.documents} articles in this index. Every claim cites the "
+                    "passage it comes from: click a marker or a source to see the passage.")
+        state = gr.State({})
+        with gr.Tab("Chat"), gr.Row():
+            with gr.Column(scale=3):
+                chatbot = gr.Chatbot(label="Conversation", height=560, sanitize_html=True,
+                                     feedback_options=("Like", "Dislike"), elem_id="bq-chat")
+                rewritten = gr.Markdown(elem_id="bq-rewrite")
+                question = gr.Textbox(placeholder="Ask a question, e.g. " + EXAMPLES[0], show_label=False,
+                                      max_length=s.max_question_chars, elem_id="bq-question", submit_btn=True)
+                with gr.Row():
+                    comment = gr.Textbox(placeholder="Optional comment on the last answer", show_label=False,
+                                         scale=4, elem_id="bq-comment")
+                    send = gr.Button("Send comment", scale=1)
+                feedback_note = gr.Markdown(elem_id="bq-feedback")
+                gr.Examples(EXAMPLES, inputs=question)
+            with gr.Column(scale=1, min_width=260):
+                gr.Markdown("### Filters and settings")
+                sources = gr.Dropdown(info.sources, multiselect=True, label="Publications", value=[])
+                date_from = gr.Textbox("", label="Published from (YYYY-MM-DD)", elem_id="bq-from")
+                date_to = gr.Textbox("", label="Published until (YYYY-MM-DD)", elem_id="bq-to")
+                k = gr.Slider(1, 20, value=s.k, step=1, label="Passages")
+                mode = gr.Radio(["extractive", "llm"], value=s.answer_mode, label="Answer mode")
+                llm_backend = gr.Radio(["embedded", "openai"], value=s.backend, label="LLM backend")
+                clear = gr.Button("New conversation")
+        with gr.Tab("Corpus"):
+            docs = gr.Dataframe(backend.documents(), headers=["title", "publication", "date", "chunks"],
+                                interactive=False, elem_id="bq-docs")
+            files = gr.File(file_count="multiple", file_types=list(SUFFIXES), label="Add articles", elem_id="bq-files")
+            add = gr.Button("Ingest", elem_id="bq-ingest")
+            added = gr.Markdown(elem_id="bq-added")
+
+        def chat(message, history, st, sources, date_from, date_to, k, answer_mode, backend_name):
+            history = [*history, {"role": "user", "content": message},
+                       {"role": "assistant", "content": ""}]
+            for reply, note in backend.respond(message, st, sources, date_from, date_to, k, answer_mode,
+                                               backend_name):
+                history[-1]["content"] = reply
+                yield history, note, st, ""
+
+        question.submit(chat, [question, chatbot, state, sources, date_from, date_to, k, mode, llm_backend],
+                        [chatbot, rewritten, state, question], api_name="chat")
+
+        def on_like(st, data: gr.LikeData):
+            # Each turn adds a user and an assistant message, so message i belongs to turn i // 2.
+            index = data.index[0] if isinstance(data.index, list | tuple) else data.index
+            return backend.feedback(st, int(index) // 2 if index is not None else -1,
+                                    "up" if data.liked else "down")
+
+        chatbot.like(on_like, [state], feedback_note, api_visibility="private")
+        def comment_fn(st, text):
+            return backend.feedback(st, -1, "comment", text), ""
+
+        send.click(comment_fn, [state, comment], [feedback_note, comment], api_name="comment")
+        clear.click(lambda: ([], {}, ""), None, [chatbot, state, rewritten], api_visibility="private")
+
+        def ingest_files(files, progress=gr.Progress(track_tqdm=True)):  # noqa: B008  (how Gradio asks for it)
+            message = backend.add_files([str(p) for p in files or []], progress)
+            return message, backend.documents(), gr.update(choices=backend.qa.info().sources)
+
+        add.click(ingest_files, [files], [added, docs, sources], api_name="ingest")
+    return app
 
 
 def ensure_index(settings: Settings, corpus: str | Path | None) -> None:
@@ -82,11 +279,17 @@ def ensure_index(settings: Settings, corpus: str | Path | None) -> None:
 
 
 def serve(settings: Settings, corpus: str | Path | None = None, block: bool = True):
+    """Serve the chat; returns the Gradio app (already launched) when ``block`` is false."""
     from .api import BriefQA
 
     ensure_index(settings, corpus)
-    qa = BriefQA.open(settings=settings)
-    app = build_app(qa, settings)
+    backend = ChatBackend(BriefQA.open(settings=settings), settings)
+    app = build_app(backend)
     app.queue(default_concurrency_limit=4)
-    app.launch(server_name=settings.host, server_port=settings.port, prevent_thread_lock=not block)
+    password = settings.auth_password or os.environ.get("BRIEFQA_AUTH_PASSWORD", "")
+    auth = (settings.auth_user, password) if settings.auth_user else None
+    if settings.auth_user and not password:
+        raise BriefQAError("auth_user is set but no password is; set auth_password or BRIEFQA_AUTH_PASSWORD.")
+    app.launch(server_name=settings.host, server_port=settings.port, prevent_thread_lock=not block, auth=auth,
+               css=CSS, head=HEAD, max_file_size=f"{settings.max_upload_mb:g}mb", show_error=False, footer_links=[])
     return app

@@ -67,6 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("retrieve", help="print the passages retrieved for a question")
     p.add_argument("question")
     p.add_argument("--json", action="store_true")
+    p.add_argument("--explain", action="store_true", help="say which filters fired and each passage's ranks")
     p.add_argument("--source", action="append", dest="sources", metavar="NAME")
     p.add_argument("--from", dest="date_from", metavar="YYYY-MM-DD")
     p.add_argument("--to", dest="date_to", metavar="YYYY-MM-DD")
@@ -146,12 +147,24 @@ def cmd_retrieve(args) -> int:
     from .api import BriefQA
 
     qa = BriefQA.open(settings=_settings(args))
-    passages = qa.retrieve(args.question, sources=args.sources, date_from=args.date_from, date_to=args.date_to)
+    found = qa.explain(args.question, sources=args.sources, date_from=args.date_from, date_to=args.date_to)
     if args.json:
-        print(json.dumps([p.to_dict() for p in passages], ensure_ascii=False, indent=1))
-    else:
-        for i, p in enumerate(passages, 1):
-            print(f"[{i}] {p.label()}  (score {p.score:.3f})\n{p.text}\n")
+        out = {"passages": [p.to_dict() for p in found.passages], "timings": found.timings}
+        if args.explain and found.analysis:
+            out["analysis"] = asdict(found.analysis)
+        print(json.dumps(out, ensure_ascii=False, indent=1, default=str))
+        return 0
+    if args.explain and found.analysis:
+        a = found.analysis
+        print(f"publications: {', '.join(a.sources) or 'none'}; "
+              f"dates: {', '.join(m.value for m in a.mentions if m.kind in ('day', 'month')) or 'none'}")
+        for note in a.notes:
+            print(f"  - {note}")
+        print()
+    for i, p in enumerate(found.passages, 1):
+        ranks = ", ".join(f"{k} {v:.3g}" if isinstance(v, float) else f"{k} #{v}"
+                          for k, v in p.metadata.get("ranks", {}).items())
+        print(f"[{i}] {p.label()}  ({ranks})\n{p.text}\n")
     return 0
 
 

@@ -62,6 +62,8 @@ class Manifest(BaseModel):
     chunk_size: int
     chunk_overlap: int
     tokenizer: str
+    index_prefix: str = "none"  # which side indexes "title | source | date" before each chunk
+    lexical_stemmer: str = ""  # Snowball stemmer of the BM25 index ("" for none)
     created_at: str
     updated_at: str
     generation: int = 0
@@ -72,6 +74,11 @@ class Manifest(BaseModel):
     @property
     def lexical_dir(self) -> str:
         return f"lexical-{self.generation}"
+
+
+def metadata_prefix(doc: DocEntry) -> str:
+    """``title | source | YYYY-MM-DD`` and a newline: what a prefixed index puts before each chunk's text."""
+    return f"{doc.title} | {doc.source} | {(doc.published_at or '')[:10]}\n"
 
 
 @dataclass
@@ -138,10 +145,12 @@ class IndexStore:
     # -- opening ------------------------------------------------------------------------------------------
     @classmethod
     def create(cls, path: str | Path, embedder: str, dimension: int, chunk_size: int, chunk_overlap: int,
-               tokenizer: str) -> IndexStore:
+               tokenizer: str, index_prefix: str = "none", lexical_stemmer: str = "") -> IndexStore:
         now = _now()
         manifest = Manifest(embedder=embedder, dimension=dimension, chunk_size=chunk_size,
-                            chunk_overlap=chunk_overlap, tokenizer=tokenizer, created_at=now, updated_at=now)
+                            chunk_overlap=chunk_overlap, tokenizer=tokenizer, index_prefix=index_prefix,
+                            lexical_stemmer=lexical_stemmer,
+                            created_at=now, updated_at=now)
         return cls(Path(path), manifest, {}, _new_faiss(dimension))
 
     @staticmethod
@@ -199,7 +208,7 @@ class IndexStore:
         except (ValueError, TypeError):
             raise IndexDamagedError(damaged.format("the chunks file cannot be parsed")) from None
         try:
-            lexical = LexicalIndex.load(path / manifest.lexical_dir, sorted(chunks))
+            lexical = LexicalIndex.load(path / manifest.lexical_dir, sorted(chunks), manifest.lexical_stemmer)
         except (OSError, ValueError, KeyError):
             raise IndexDamagedError(damaged.format("the lexical index cannot be read")) from None
         expected = sum(len(d.chunk_ids) for d in manifest.documents.values())
@@ -244,7 +253,8 @@ class IndexStore:
         for role, (name, data) in blobs.items():
             atomic_write(self.path / name, data)
             files[role] = FileEntry(name=name, size=len(data), sha256=hashlib.sha256(data).hexdigest())
-        self.lexical = LexicalIndex.build([c.text for c in ordered], [c.id for c in ordered])
+        self.lexical = LexicalIndex.build([self.lexical_text(c) for c in ordered], [c.id for c in ordered],
+                                          m.lexical_stemmer)
         lexical_dir = f"lexical-{gen}"
         shutil.rmtree(self.path / lexical_dir, ignore_errors=True)
         self.lexical.save(self.path / lexical_dir)
@@ -264,6 +274,11 @@ class IndexStore:
                     stale.unlink(missing_ok=True)
             elif stale.name.startswith(".") and stale.name.endswith(".tmp"):
                 stale.unlink(missing_ok=True)
+
+    def lexical_text(self, chunk: ChunkRecord) -> str:
+        if self.manifest.index_prefix in ("lexical", "both"):
+            return metadata_prefix(self.manifest.documents[chunk.doc_id]) + chunk.text
+        return chunk.text
 
     # -- reading ------------------------------------------------------------------------------------------
     def passage(self, chunk_id: int, score: float = 0.0) -> Passage:

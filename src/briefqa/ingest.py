@@ -18,7 +18,7 @@ from tqdm import tqdm
 
 from .chunk import ENCODING, Chunker
 from .errors import CorpusError, IndexMismatchError
-from .index import IndexStore
+from .index import DocEntry, IndexStore, metadata_prefix
 from .load import collect_files, load_file, origin_file
 from .records import Document, IngestReport, Skipped
 from .settings import Settings, load_settings
@@ -48,22 +48,34 @@ def ingest(paths: Iterable[str | Path] | str | Path, index: str | Path | None = 
         paths = [paths]
     files = collect_files(paths)
     report = IngestReport(index=str(index_path))
+    relexed = False
 
     if IndexStore.exists(index_path) and not rebuild:
         embedder = embedder_for_index(index_path)  # an existing index keeps its runtime
         store = IndexStore.open(index_path, embedder=embedder.id)
         m = store.manifest
-        asked = (overrides.get("chunk_size", m.chunk_size), overrides.get("chunk_overlap", m.chunk_overlap))
-        if asked != (m.chunk_size, m.chunk_overlap):
+        built = {"chunk_size": m.chunk_size, "chunk_overlap": m.chunk_overlap,
+                 "dense prefix": m.index_prefix in ("dense", "both")}
+        asked_prefix = overrides.get("index_prefix", m.index_prefix)
+        asked = {"chunk_size": overrides.get("chunk_size", m.chunk_size),
+                 "chunk_overlap": overrides.get("chunk_overlap", m.chunk_overlap),
+                 "dense prefix": asked_prefix in ("dense", "both")}
+        if asked != built:
             raise IndexMismatchError(
-                f"The index at {index_path} was chunked with chunk_size={m.chunk_size}, chunk_overlap="
-                f"{m.chunk_overlap}; use those settings or rebuild it with --rebuild.")
-        # An existing index keeps its chunking: new documents must be cut like the ones already in it.
-        settings = settings.replace(chunk_size=m.chunk_size, chunk_overlap=m.chunk_overlap)
+                f"The index at {index_path} was built with "
+                f"{', '.join(f'{k}={v!r}' for k, v in built.items())}; use those settings or rebuild it with "
+                "--rebuild.")
+        # An existing index keeps how it was built: new documents must be cut and embedded like the others.
+        # The lexical prefix and stemmer may change in place: BM25 is rebuilt from the chunks at every save.
+        asked_stemmer = overrides.get("lexical_stemmer", m.lexical_stemmer)
+        relexed = (asked_prefix, asked_stemmer) != (m.index_prefix, m.lexical_stemmer)
+        m.index_prefix, m.lexical_stemmer = asked_prefix, asked_stemmer
+        settings = settings.replace(chunk_size=m.chunk_size, chunk_overlap=m.chunk_overlap, index_prefix=asked_prefix,
+                                    lexical_stemmer=asked_stemmer)
     else:
         embedder = get_embedder(settings.embed_runtime)
         store = IndexStore.create(index_path, embedder.id, embedder.dimension, settings.chunk_size,
-                                  settings.chunk_overlap, ENCODING)
+                                  settings.chunk_overlap, ENCODING, settings.index_prefix, settings.lexical_stemmer)
 
     # 1. Read every file; each document keeps the origins it was read from.
     max_bytes = int(settings.max_file_mb * 1e6)
@@ -102,15 +114,21 @@ def ingest(paths: Iterable[str | Path] | str | Path, index: str | Path | None = 
     # 3. Chunk and embed the new documents in one batched pass (the model loads only if there are any).
     texts: list[str] = []
     if incoming:
-        chunker = Chunker(settings.chunk_size, settings.chunk_overlap, embed_tokens=embedder.count_tokens,
-                          limit=embedder.content_limit)
-        planned = [(doc_id, doc, chunker.split(doc.text)) for doc_id, doc in incoming.items()]
-        texts = [s.text for _, _, spans in planned for s in spans]
+        dense_prefix = settings.index_prefix in ("dense", "both")
+        planned = []
+        for doc_id, doc in incoming.items():
+            prefix = metadata_prefix(DocEntry(**doc.metadata())) if dense_prefix else ""
+            # The prefix is embedded with every chunk, so it takes its share of the embedder's input limit.
+            room = embedder.content_limit - (embedder.count_tokens([prefix])[0] if prefix else 0)
+            chunker = Chunker(settings.chunk_size, settings.chunk_overlap, embed_tokens=embedder.count_tokens,
+                              limit=room)
+            planned.append((doc_id, doc, chunker.split(doc.text), prefix))
+        texts = [prefix + s.text for _, _, spans, prefix in planned for s in spans]
         show = progress if progress is not None else (len(texts) >= PROGRESS_MIN_CHUNKS and sys.stderr.isatty())
         with tqdm(total=len(texts), unit="chunk", desc="embedding", disable=not show, file=sys.stderr) as bar:
             vectors = embedder.encode(texts, batch_size=settings.batch_size, progress=bar)
         offset = 0
-        for doc_id, doc, spans in planned:
+        for doc_id, doc, spans, _prefix in planned:
             n = len(spans)
             store.add_document(doc_id, doc.metadata(), [(s.start, s.end, s.text) for s in spans],
                                vectors[offset:offset + n], sorted(origins.get(doc_id, {doc.origin})))
@@ -121,7 +139,8 @@ def ingest(paths: Iterable[str | Path] | str | Path, index: str | Path | None = 
     if not store.manifest.documents:
         raise CorpusError(f"No readable article in {', '.join(map(str, paths))}"
                           f" ({len(report.skipped)} skipped); the index at {index_path} was left as it was.")
-    if report.added or report.removed or origins_changed or rebuild or not IndexStore.exists(index_path):
+    if (report.added or report.removed or origins_changed or relexed or rebuild
+            or not IndexStore.exists(index_path)):
         store.save()
     report.documents = len(store.manifest.documents)
     report.chunks = len(store.chunks)

@@ -11,13 +11,13 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Sequence
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 
 #: Stopword list given to bm25s for both documents and queries.
 STOPWORDS = "en"
-
 
 
 def _bm25s():
@@ -28,22 +28,38 @@ def _bm25s():
     return bm25s
 
 
-class LexicalIndex:
-    """BM25 over chunk texts; position ``i`` of the bm25s index is chunk ``ids[i]``."""
+@lru_cache(maxsize=4)
+def _stemmer(language: str):
+    """PyStemmer's Snowball stemmer ("english"), or ``None`` for none."""
+    if not language:
+        return None
+    import Stemmer
 
-    def __init__(self, retriever, ids: np.ndarray) -> None:
+    return Stemmer.Stemmer(language).stemWords
+
+
+class LexicalIndex:
+    """BM25 over chunk texts; position ``i`` of the bm25s index is chunk ``ids[i]``.
+
+    ``stemmer`` names a Snowball stemmer applied to documents and queries alike ("" for none): with it,
+    "alternatives" in a question finds "alternative" in a passage.
+    """
+
+    def __init__(self, retriever, ids: np.ndarray, stemmer: str = "") -> None:
         self.retriever = retriever
         self.ids = np.asarray(ids, dtype=np.int64)
+        self.stemmer = stemmer
         self._position = {int(c): i for i, c in enumerate(self.ids)}
 
     @classmethod
-    def build(cls, texts: Sequence[str], ids: Sequence[int]) -> LexicalIndex:
+    def build(cls, texts: Sequence[str], ids: Sequence[int], stemmer: str = "") -> LexicalIndex:
         bm25s = _bm25s()
         retriever = bm25s.BM25()
         if texts:
-            tokens = bm25s.tokenize(list(texts), stopwords=STOPWORDS, show_progress=False)
+            tokens = bm25s.tokenize(list(texts), stopwords=STOPWORDS, stemmer=_stemmer(stemmer),
+                                    show_progress=False)
             retriever.index(tokens, show_progress=False)
-        return cls(retriever if texts else None, np.asarray(ids, dtype=np.int64))
+        return cls(retriever if texts else None, np.asarray(ids, dtype=np.int64), stemmer)
 
     def save(self, directory: Path) -> None:
         directory.mkdir(parents=True, exist_ok=True)
@@ -51,12 +67,12 @@ class LexicalIndex:
             self.retriever.save(str(directory), allow_pickle=False, show_progress=False)
 
     @classmethod
-    def load(cls, directory: Path, ids: Sequence[int]) -> LexicalIndex:
+    def load(cls, directory: Path, ids: Sequence[int], stemmer: str = "") -> LexicalIndex:
         bm25s = _bm25s()
         if not ids:
-            return cls(None, np.asarray([], dtype=np.int64))
+            return cls(None, np.asarray([], dtype=np.int64), stemmer)
         retriever = bm25s.BM25.load(str(directory), mmap=False, allow_pickle=False, show_progress=False)
-        return cls(retriever, np.asarray(ids, dtype=np.int64))
+        return cls(retriever, np.asarray(ids, dtype=np.int64), stemmer)
 
     @property
     def size(self) -> int:
@@ -64,11 +80,14 @@ class LexicalIndex:
 
     def tokens(self, text: str) -> list[str]:
         """The terms bm25s indexes for ``text`` (lower-cased words, English stopwords removed)."""
-        out = _bm25s().tokenize([text], stopwords=STOPWORDS, show_progress=False, return_ids=False)
+        out = _bm25s().tokenize([text], stopwords=STOPWORDS, stemmer=_stemmer(self.stemmer), show_progress=False,
+                                return_ids=False)
         return list(out[0]) if out else []
 
     def idf(self, term: str) -> float:
         """log(1 + N / (1 + df)): high for rare terms, highest for terms the index has never seen."""
+        stem = _stemmer(self.stemmer)
+        term = stem([term.lower()])[0] if stem else term.lower()
         n = self.size
         df = 0
         if self.retriever is not None:

@@ -1,14 +1,19 @@
-"""Find the passages that answer a question: dense, lexical or hybrid search, with source and date filters.
+"""Find the passages that answer a question: dense, lexical or hybrid search, news-aware, with filters.
 
-Filters are applied inside the FAISS search (an id selector), not after it, so a filtered query still gets
-its ``k`` best passages among the allowed ones. :class:`IndexRetriever` exposes the same search as a
-LangChain ``BaseRetriever`` for developers who build their own chains on briefqa's index.
+Filters are applied inside the searches (a FAISS id selector, a bm25s weight mask), not after them, so a
+filtered query still gets its ``k`` best passages among the allowed ones. :class:`IndexRetriever` exposes
+the same search as a LangChain ``BaseRetriever`` for developers who build their own chains on briefqa's index.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import date
+from functools import lru_cache
+from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 from langchain_core.callbacks import CallbackManagerForRetrieverRun
@@ -16,8 +21,9 @@ from langchain_core.documents import Document as LCDocument
 from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict
 
-from .errors import FilterError
+from .errors import ConfigError, FilterError
 from .index import IndexStore
+from .query import QueryAnalysis, analyze
 from .records import Passage
 from .settings import Settings
 
@@ -68,50 +74,183 @@ class Filters:
         return np.asarray(ids, dtype=np.int64)
 
 
+class Reranker(Protocol):
+    """Scores (question, passage) pairs; higher is more relevant. A cross-encoder is the usual one."""
+
+    def score(self, question: str, texts: Sequence[str]) -> Sequence[float]: ...
+
+
+class CrossEncoderReranker:
+    """A sentence-transformers ``CrossEncoder`` loaded from a local directory (none ships in a wheel today)."""
+
+    def __init__(self, path: str) -> None:
+        from sentence_transformers import CrossEncoder
+
+        if not Path(path).is_dir():
+            raise ConfigError(f"Reranker model directory {path} does not exist; point reranker_model at a "
+                              "local cross-encoder or leave it empty.")
+        self.model = CrossEncoder(path, device="cpu", local_files_only=True)
+
+    def score(self, question: str, texts: Sequence[str]) -> Sequence[float]:
+        return [float(x) for x in self.model.predict([(question, t) for t in texts], show_progress_bar=False)]
+
+
+@lru_cache(maxsize=2)
+def cross_encoder(path: str) -> CrossEncoderReranker:
+    return CrossEncoderReranker(path)
+
+
+@dataclass
+class Retrieval:
+    """Retrieved passages with how they were found: the question analysis and each passage's ranks."""
+
+    passages: list[Passage]
+    analysis: QueryAnalysis | None
+    mode: str
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+def rrf(rankings: Sequence[tuple[Sequence[int], float]], k: int) -> dict[int, float]:
+    """Weighted reciprocal rank fusion: each ranking adds ``weight / (k + rank)`` to its items."""
+    fused: dict[int, float] = {}
+    for ranking, weight in rankings:
+        for r, cid in enumerate(ranking, 1):
+            fused[cid] = fused.get(cid, 0.0) + weight / (k + r)
+    return fused
+
+
 class Retriever:
-    """Dense (MiniLM + FAISS), lexical (bm25s) or hybrid retrieval over one index.
+    """Dense (MiniLM + FAISS), lexical (bm25s) or hybrid retrieval over one index, news-aware by default.
 
     Hybrid fuses the two rankings by weighted reciprocal rank (``w / (rrf_k + rank)``): it needs no score
-    calibration between cosines and BM25 scores, which live on unrelated scales. Each passage's
-    ``metadata["ranks"]`` records its dense and lexical ranks (1-based, absent when not in that list).
+    calibration between cosines and BM25 scores, which live on unrelated scales. With ``news_aware``, each
+    report the question names (see :mod:`briefqa.query`) is searched on its own too and fused in, and with
+    two or more such reports the best passages of each are kept in the results. MMR and a reranker are
+    optional last steps. Each passage's ``metadata["ranks"]`` records its ranks in every list it was in.
     """
 
-    def __init__(self, store: IndexStore, embedder) -> None:
+    def __init__(self, store: IndexStore, embedder, reranker: Reranker | None = None) -> None:
         self.store = store
         self.embedder = embedder
-
-    def dense(self, question: str, k: int, allowed: np.ndarray | None) -> list[tuple[int, float]]:
-        return self.store.search(self.embedder.encode_query(question), k, allowed)
-
-    def lexical(self, question: str, k: int, allowed: np.ndarray | None) -> list[tuple[int, float]]:
-        return self.store.lexical.search(question, k, allowed)
+        self.reranker = reranker
 
     def retrieve(self, question: str, settings: Settings, filters: Filters | None = None,
                  k: int | None = None) -> list[Passage]:
+        return self.explain(question, settings, filters, k).passages
+
+    def _rank(self, question: str, vec, settings: Settings, n: int, allowed) -> tuple[list[int], list[int]]:
+        dense = [c for c, _ in self.store.search(vec, n, allowed)] if vec is not None else []
+        lexical = ([c for c, _ in self.store.lexical.search(question, n, allowed)]
+                   if settings.retrieval_mode != "dense" else [])
+        return dense, lexical
+
+    def _weights(self, settings: Settings) -> tuple[float, float]:
+        mode = settings.retrieval_mode
+        return (0.0 if mode == "lexical" else settings.dense_weight,
+                0.0 if mode == "dense" else settings.lexical_weight)
+
+    def explain(self, question: str, settings: Settings, filters: Filters | None = None,
+                k: int | None = None) -> Retrieval:
+        """Retrieve, keeping the record of what fired: filters, parts, fallbacks, and every rank."""
+        t0 = time.perf_counter()
         k = k or settings.k
         allowed = filters.allowed_ids(self.store) if filters else None
-        mode = settings.retrieval_mode
-        if mode == "dense":
-            hits = self.dense(question, k, allowed)
-            return [self._passage(cid, score, dense=r) for r, (cid, score) in enumerate(hits, 1)]
-        if mode == "lexical":
-            hits = self.lexical(question, k, allowed)
-            return [self._passage(cid, score, lexical=r) for r, (cid, score) in enumerate(hits, 1)]
         n = max(settings.candidates, k)
-        dense_ranks = {cid: r for r, (cid, _) in enumerate(self.dense(question, n, allowed), 1)}
-        lexical_ranks = {cid: r for r, (cid, _) in enumerate(self.lexical(question, n, allowed), 1)}
-        fused: dict[int, float] = {}
-        for ranks, weight in ((dense_ranks, settings.dense_weight), (lexical_ranks, settings.lexical_weight)):
-            for cid, r in ranks.items():
-                fused[cid] = fused.get(cid, 0.0) + weight / (settings.rrf_k + r)
-        best = sorted(fused.items(), key=lambda kv: (-kv[1], kv[0]))[:k]
-        return [self._passage(cid, score, dense=dense_ranks.get(cid), lexical=lexical_ranks.get(cid))
-                for cid, score in best]
+        needs_vec = settings.retrieval_mode != "lexical" or settings.mmr
+        vec = self.embedder.encode_query(question) if needs_vec else None
+        timings = {"embed": time.perf_counter() - t0}
+        dvec = vec if settings.retrieval_mode != "lexical" else None
+        wd, wl = self._weights(settings)
 
-    def _passage(self, cid: int, score: float, dense: int | None = None, lexical: int | None = None) -> Passage:
-        p = self.store.passage(cid, score)
-        p.metadata["ranks"] = {k: v for k, v in (("dense", dense), ("lexical", lexical)) if v is not None}
-        return p
+        analysis = None
+        if settings.news_aware:
+            analysis = analyze(question, self.store.manifest.documents,
+                               set(allowed.tolist()) if allowed is not None else None)
+            if analysis.date_from or analysis.date_to:
+                ranged = Filters(filters.sources if filters else (), analysis.date_from, analysis.date_to)
+                ids = ranged.allowed_ids(self.store)
+                if allowed is not None:
+                    ids = np.intersect1d(ids, allowed)
+                if len(ids):
+                    allowed = ids
+                else:
+                    analysis.notes.append("the question's date range holds no article; it was not applied")
+
+        dense, lexical = self._rank(question, dvec, settings, n, allowed)
+        ranks: dict[int, dict[str, int]] = {}
+        for name, ranking in (("dense", dense), ("lexical", lexical)):
+            for r, cid in enumerate(ranking, 1):
+                ranks.setdefault(cid, {})[name] = r
+        fused = rrf([(dense, wd), (lexical, wl)], settings.rrf_k)
+        part_orders: list[list[int]] = []
+        for i, part in enumerate(analysis.parts if analysis else []):
+            part_allowed = np.asarray(part.chunk_ids, dtype=np.int64)
+            if allowed is not None:
+                part_allowed = np.intersect1d(part_allowed, allowed)
+            if settings.part_query == "clause" and part.text != question:
+                pvec = self.embedder.encode_query(part.text) if dvec is not None else None
+                pd, pl = self._rank(part.text, pvec, settings, n, part_allowed)
+            else:
+                pd, pl = self._rank(question, dvec, settings, n, part_allowed)
+            part_fused = rrf([(pd, wd), (pl, wl)], settings.rrf_k)
+            order = sorted(part_fused, key=lambda c, pf=part_fused: (-pf[c], c))
+            part_orders.append(order)
+            for r, cid in enumerate(order, 1):
+                ranks.setdefault(cid, {})[f"part{i + 1}"] = r
+            for cid, score in rrf([(order, settings.part_weight)], settings.rrf_k).items():
+                fused[cid] = fused.get(cid, 0.0) + score
+        order = sorted(fused, key=lambda c: (-fused[c], c))
+        if len(part_orders) >= 2 and settings.part_reserve:
+            order = self._reserve(order, part_orders, settings.part_reserve, fused)
+        timings["search"] = time.perf_counter() - t0 - timings["embed"]
+
+        if settings.mmr and vec is not None:
+            order = self._mmr(order[:max(4 * k, 20)], vec, k, settings.mmr_lambda) + order[max(4 * k, 20):]
+        reranker = self.reranker or (cross_encoder(settings.reranker_model) if settings.reranker_model else None)
+        if reranker is not None:
+            t1 = time.perf_counter()
+            top = order[:max(settings.rerank_top, k)]
+            scores = reranker.score(question, [self.store.chunks[c].text for c in top])
+            for cid, s in zip(top, scores, strict=True):
+                ranks.setdefault(cid, {})["rerank_score"] = s
+            order = [c for _, c in sorted(zip(scores, top, strict=True), key=lambda p: -p[0])] + order[len(top):]
+            timings["rerank"] = time.perf_counter() - t1
+        passages = []
+        for cid in order[:k]:
+            p = self.store.passage(cid, fused.get(cid, 0.0))
+            p.metadata["ranks"] = ranks.get(cid, {})
+            passages.append(p)
+        timings["total"] = time.perf_counter() - t0
+        return Retrieval(passages, analysis, settings.retrieval_mode, timings)
+
+    @staticmethod
+    def _reserve(order: list[int], parts: list[list[int]], per_part: int, fused: dict[int, float]) -> list[int]:
+        """Put each part's best ``per_part`` passages first (ordered by fused score), then the rest."""
+        chosen: list[int] = []
+        for r in range(per_part):
+            for part in parts:
+                picks = [c for c in part if c not in chosen]
+                if len(picks) > 0 and r < len(part):
+                    chosen.append(picks[0])
+        chosen.sort(key=lambda c: (-fused[c], c))
+        taken = set(chosen)
+        return chosen + [c for c in order if c not in taken]
+
+    def _mmr(self, candidates: list[int], vec: np.ndarray, k: int, lam: float) -> list[int]:
+        """Maximal marginal relevance: relevant to the question, unlike the passages already chosen."""
+        if len(candidates) <= 1:
+            return candidates
+        vecs = np.vstack([self.store.vectors.reconstruct(int(c)) for c in candidates])
+        rel = vecs @ vec
+        sim = vecs @ vecs.T
+        chosen: list[int] = []
+        rest = list(range(len(candidates)))
+        while rest and len(chosen) < k:
+            div = sim[np.ix_(rest, chosen)].max(axis=1) if chosen else np.zeros(len(rest))
+            best = rest[int(np.argmax(lam * rel[rest] - (1 - lam) * div))]
+            chosen.append(best)
+            rest.remove(best)
+        return [candidates[i] for i in chosen + rest]
 
 
 class IndexRetriever(BaseRetriever):

@@ -41,6 +41,16 @@ class Settings(BaseModel):
                     "model exported to onnxruntime (fp32, or int8 with per-channel weights). An existing index "
                     "keeps the runtime it was built with.",
         json_schema_extra={"group": "ingest"})
+    index_prefix: Literal["none", "lexical", "dense", "both"] = Field(
+        "lexical",
+        description="Index 'title | source | date' before each chunk's text on the lexical side, the dense "
+                    "side, both or neither (the passages themselves stay as written).",
+        json_schema_extra={"group": "ingest"})
+    lexical_stemmer: Literal["", "english"] = Field(
+        "english",
+        description="Snowball stemmer of the BM25 index and its queries ('' for none). Changing it re-indexes "
+                    "the lexical side only, without re-embedding.",
+        json_schema_extra={"group": "ingest"})
     batch_size: int = Field(32, ge=1, le=1024, description="Chunks embedded per batch.",
                             json_schema_extra={"group": "ingest"})
     max_file_mb: float = Field(20.0, gt=0, description="Files larger than this are skipped at ingest.",
@@ -50,9 +60,10 @@ class Settings(BaseModel):
     k: int = Field(5, ge=1, le=50, description="Passages retrieved and given to the answerer.",
                    json_schema_extra={"group": "retrieval"})
     retrieval_mode: Literal["hybrid", "dense", "lexical"] = Field(
-        "hybrid",
+        "lexical",
         description="'dense' (MiniLM + FAISS), 'lexical' (BM25 via bm25s) or 'hybrid' (both, fused by "
-                    "reciprocal rank).",
+                    "reciprocal rank). Lexical is the default: with all-MiniLM-L6-v2, fusing the dense side in "
+                    "lowered every MultiHop-RAG dev metric and left the seed questions unchanged (README).",
         json_schema_extra={"group": "retrieval"})
     candidates: int = Field(50, ge=1, le=1000,
                             description="Results taken from each side before hybrid fusion.",
@@ -63,6 +74,30 @@ class Settings(BaseModel):
                                 json_schema_extra={"group": "retrieval"})
     lexical_weight: float = Field(1.0, ge=0.0, description="Weight of the BM25 ranking in hybrid fusion.",
                                   json_schema_extra={"group": "retrieval"})
+    news_aware: bool = Field(True, description="Recognise publications, dates, date ranges and titles named in "
+                                               "the question and search each named report too.",
+                             json_schema_extra={"group": "retrieval"})
+    part_weight: float = Field(1.0, ge=0.0, description="Weight, in fusion, of the ranking of each report the "
+                                                        "question names.",
+                               json_schema_extra={"group": "retrieval"})
+    part_query: Literal["question", "clause"] = Field(
+        "question",
+        description="What searches each named report: the whole question, or the clause of it around that "
+                    "report's mention.",
+        json_schema_extra={"group": "retrieval"})
+    part_reserve: int = Field(2, ge=0, le=10, description="When a question names two or more reports, the best "
+                                                          "passages of each that are kept at the top.",
+                              json_schema_extra={"group": "retrieval"})
+    mmr: bool = Field(False, description="Re-order the top passages by maximal marginal relevance (diversity).",
+                      json_schema_extra={"group": "retrieval"})
+    mmr_lambda: float = Field(0.7, ge=0.0, le=1.0, description="MMR trade-off: 1 is relevance only, 0 diversity "
+                                                               "only.",
+                              json_schema_extra={"group": "retrieval"})
+    reranker_model: str = Field("", description="Directory of a local sentence-transformers cross-encoder that "
+                                                "re-ranks the top passages (empty: no reranking).",
+                                json_schema_extra={"group": "retrieval"})
+    rerank_top: int = Field(20, ge=1, le=200, description="Passages the reranker re-scores.",
+                            json_schema_extra={"group": "retrieval"})
 
     # -- answering ----------------------------------------------------------------------------------------
     answer_mode: Literal["extractive", "llm"] = Field(
@@ -129,6 +164,19 @@ class Settings(BaseModel):
                       json_schema_extra={"group": "serve"})
     port: int = Field(7860, ge=0, le=65535, description="Port of the chat server.",
                       json_schema_extra={"group": "serve"})
+    uploads_dir: str = Field("uploads", description="Where the chat stores uploaded articles (under names it "
+                                                    "makes itself) before ingesting them.",
+                             json_schema_extra={"group": "serve"})
+    max_upload_mb: float = Field(5.0, gt=0, le=100, description="Largest file the chat accepts for upload.",
+                                 json_schema_extra={"group": "serve"})
+    feedback_file: str = Field("feedback.jsonl", description="JSON-lines file where the chat stores ratings "
+                                                             "and comments on answers.",
+                               json_schema_extra={"group": "serve"})
+    auth_user: str = Field("", description="User name for the chat's login (empty: no login).",
+                           json_schema_extra={"group": "serve"})
+    auth_password: str = Field("", description="Password for the chat's login; also read from "
+                                               "BRIEFQA_AUTH_PASSWORD.",
+                               json_schema_extra={"group": "serve"})
 
     def replace(self, **changes: Any) -> Settings:
         """A copy with ``changes`` applied and validated (``None`` values are ignored)."""
