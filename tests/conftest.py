@@ -2,11 +2,13 @@
 
 import json
 import shutil
+import socket
 from pathlib import Path
 
 import pytest
 
 import briefqa
+from briefqa.metrics import squash
 
 DATA = Path(__file__).parent / "data"
 SEED = DATA / "seed"
@@ -15,9 +17,11 @@ DISTRACTORS = DATA / "multihop-50.json"
 DEMO_CORPUS = Path(__file__).parent.parent / "corpus"
 
 
-def squash(text: str) -> str:
-    """The upstream matching rule: compare with every space and newline removed."""
-    return text.replace(" ", "").replace("\n", "")
+def free_port() -> int:
+    """A TCP port nobody listens on, for a server the tests start on 127.0.0.1."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def contains_evidence(text: str, evidence: list[str]) -> bool:

@@ -1,5 +1,7 @@
 """The Python API end to end, on the seed article among 51 MultiHop-RAG distractors, with real models."""
 
+import json
+
 import pytest
 
 import briefqa
@@ -72,3 +74,4 @@ def test_the_embedded_llm_answers_with_checked_citations(seed_qa):
     assert {"first_token", "generate", "cite"} <= set(ans.timings)
     assert all(1 <= c.marker <= len(ans.passages) for c in ans.citations)
     assert ans.abstained or ans.citations
+    json.dumps(ans.to_dict())  # plain types all the way down: the CLI's --json and the evaluator write it

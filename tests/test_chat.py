@@ -3,7 +3,6 @@ headless Chromium (Debian's chromium driven by Playwright)."""
 
 import json
 import shutil
-import socket
 import threading
 import time
 from pathlib import Path
@@ -13,7 +12,7 @@ import pytest
 import briefqa
 from briefqa import load_settings
 from briefqa.chat import ChatBackend, render_answer, serve
-from conftest import DEMO_CORPUS
+from conftest import DEMO_CORPUS, free_port
 
 CHROMIUM = Path("/usr/bin/chromium")
 DOCS = Path(__file__).parent.parent / "docs"
@@ -26,12 +25,6 @@ published_at: 2023-12-02
 Malta's main container port reopened its northern quay after a three-month refit of its cranes. The port
 authority said the new cranes move forty boxes an hour, twice as many as before.
 """
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")

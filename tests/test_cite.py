@@ -41,6 +41,7 @@ def test_a_marker_naming_no_given_passage_is_removed(emb):
     out = check_citations("Israel opened its embassy in Baku in August 1993 [7].", PASSAGES, emb, 0.55)
     assert out.dropped_markers == [7]
     assert [c.marker for c in out.citations] == [2]  # re-tied to the passage that supports it
+    assert type(out.citations[0].marker) is int and out.sentences[0].markers == [2]
     assert "[7]" not in out.text
 
 

@@ -1,6 +1,5 @@
 """The OpenAI-compatible backend, against a real server: llama-cpp-python's own, started here on 127.0.0.1."""
 
-import socket
 import subprocess
 import sys
 import time
@@ -10,14 +9,9 @@ import pytest
 
 from briefqa import BackendError
 from briefqa.answer import gguf_path
+from conftest import free_port
 
 pytestmark = pytest.mark.slow
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")

@@ -104,6 +104,7 @@ class ChatBackend:
         self._qa = qa
         self.settings = settings
         self._lock = threading.Lock()
+        self._ingest_lock = threading.Lock()  # two uploads at once must not both rewrite the index
 
     @property
     def qa(self):
@@ -133,6 +134,10 @@ class ChatBackend:
             answer = stream.answer
         except BriefQAError as exc:
             yield f"⚠️ {html.escape(str(exc))}", note
+            return
+        except Exception:  # a bug of ours: the user gets a sentence, the log gets the traceback
+            log.exception("answering %r failed", rewrite.question)
+            yield "⚠️ Something went wrong while answering; the server log has the details.", note
             return
         if not answer.passages:
             reply = "⚠️ Nothing relevant was found; try other words or fewer filters."
@@ -181,11 +186,12 @@ class ChatBackend:
             stored.append(dest)
         lines = [f"refused {r}" for r in refused]
         if stored:
-            try:
-                report = ingest(stored, settings=self.settings, progress=progress is not None)
-            except BriefQAError as exc:
-                return "\n".join([*lines, f"⚠️ {exc}"])
-            self.reload()
+            with self._ingest_lock:
+                try:
+                    report = ingest(stored, settings=self.settings, progress=progress is not None)
+                except BriefQAError as exc:
+                    return "\n".join([*lines, f"⚠️ {exc}"])
+                self.reload()
             lines.insert(0, f"Added {report.added} article(s), {len(report.skipped)} skipped; the index now "
                             f"holds {report.documents} documents.")
             lines += [f"skipped {s.reason}" for s in report.skipped]

@@ -150,7 +150,7 @@ def check_citations(raw: str, passages: Sequence[Passage], embedder, min_support
 
         keep = [m for m in valid if supports(m)]
         if not keep:
-            keep = [m + 1 for m in np.argsort(-best[row])[:1] if supports(int(m) + 1)]
+            keep = [int(m) + 1 for m in np.argsort(-best[row])[:1] if supports(int(m) + 1)]
         if not keep:
             unsupported.append(text)
             continue

@@ -177,8 +177,7 @@ def evaluate(dataset: str | Path | Dataset, index: str | Path | None = None,
                 answer = None
                 if not retrieval_only:
                     try:
-                        stream = qa.stream(item.question, passages=passages[:s.k], **config.overrides)
-                        answer = _drain(stream)
+                        answer = qa.ask(item.question, passages=passages[:s.k], **config.overrides)
                     except BriefQAError as exc:
                         raise type(exc)(f"{exc} (question {item.id}, configuration {config.name})") from exc
                     timings["generate"] = answer.timings.get("generate", 0.0) + answer.timings.get("cite", 0.0)
@@ -206,12 +205,6 @@ def evaluate(dataset: str | Path | Dataset, index: str | Path | None = None,
     if out_dir:
         report.write(out_dir)
     return report
-
-
-def _drain(stream):
-    for _ in stream:
-        pass
-    return stream.answer
 
 
 def _index_summary(qa) -> dict[str, Any]:
