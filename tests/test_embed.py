@@ -47,9 +47,9 @@ def test_onnx_runtimes_match_the_torch_vectors(onnx_cache, runtime, min_cosine):
 
 def test_an_index_keeps_the_runtime_it_was_built_with(onnx_cache, tmp_path):
     (tmp_path / "a.md").write_text("---\ntitle: A\n---\nThe harbour strike in Rotterdam ended after a pay deal.\n")
-    briefqa.ingest(tmp_path, index=tmp_path / "ix", embed_runtime="onnx-int8")
-    qa = briefqa.BriefQA.open(tmp_path / "ix")  # the default runtime is torch; the index says int8
-    assert qa.embedder.runtime == "onnx-int8"
+    briefqa.ingest(tmp_path, index=tmp_path / "ix", embed_runtime="torch")
+    qa = briefqa.BriefQA.open(tmp_path / "ix")  # the default runtime is onnx-int8; the index says torch
+    assert qa.embedder.runtime == "torch"
     assert qa.retrieve("Rotterdam dock strike", k=1)[0].metadata["title"] == "A"
     report = briefqa.ingest(tmp_path, index=tmp_path / "ix")
     assert report.unchanged == 1 and report.chunks_embedded == 0
