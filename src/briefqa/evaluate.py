@@ -86,7 +86,7 @@ def _record(config: EvalConfig, item: EvalItem, passages, answer, timings) -> di
         "config": config.name, "config_key": config.key, "id": item.id, "question": item.question,
         "type": item.type, "answerable": item.answerable, "gold_answer": item.answer,
         "aliases": list(item.aliases), "evidence": list(item.evidence),
-        "passages": [{"text": p.text, "metadata": {k: v for k, v in p.metadata.items()}, "score": p.score}
+        "passages": [{"text": p.text, "metadata": dict(p.metadata), "score": p.score}
                      for p in passages],
         "timings": timings,
     }

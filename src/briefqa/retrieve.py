@@ -227,11 +227,11 @@ class Retriever:
     def _reserve(order: list[int], parts: list[list[int]], per_part: int, fused: dict[int, float]) -> list[int]:
         """Put each part's best ``per_part`` passages first (ordered by fused score), then the rest."""
         chosen: list[int] = []
-        for r in range(per_part):
+        for _ in range(per_part):
             for part in parts:
-                picks = [c for c in part if c not in chosen]
-                if len(picks) > 0 and r < len(part):
-                    chosen.append(picks[0])
+                pick = next((c for c in part if c not in chosen), None)
+                if pick is not None:
+                    chosen.append(pick)
         chosen.sort(key=lambda c: (-fused[c], c))
         taken = set(chosen)
         return chosen + [c for c in order if c not in taken]
