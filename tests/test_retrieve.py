@@ -1,5 +1,7 @@
 """Retrieval: dense, lexical and hybrid, filters inside the search, a LangChain retriever on top."""
 
+import itertools
+
 import pytest
 
 import briefqa
@@ -126,3 +128,25 @@ def test_a_reranker_reorders_the_top_passages(tiny_qa):
 def test_a_missing_reranker_model_is_one_clear_error(tiny_qa, tmp_path):
     with pytest.raises(briefqa.ConfigError, match="does not exist"):
         tiny_qa.retrieve("volcano", reranker_model=str(tmp_path / "no-model"))
+
+
+def test_overlapping_windows_of_one_passage_are_shown_once(tmp_path):
+    # With chunk_overlap, neighbouring chunks share sentences; the second-best window around the same sentences
+    # would spend a result on text already shown, so only the best one of each overlapping group is kept.
+    sentences = ["The council met on Monday.", "Ferry fares to the islands will double in spring.",
+                 "Islanders said the ferry fares rise hurts them.", "The mayor promised a review.",
+                 "A bridge study was shelved years ago.", "Weather delayed two crossings."]
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "ferry.md").write_text("---\ntitle: Ferry fares\n---\n" + " ".join(sentences) + "\n",
+                                                encoding="utf-8")
+    briefqa.ingest(tmp_path / "docs", index=tmp_path / "ix", chunk_size=24, chunk_overlap=12)
+    qa = briefqa.BriefQA.open(tmp_path / "ix")
+    question = "ferry fares islands"
+    raw = [qa.store.chunks[c] for c, _ in qa.store.lexical.search(question, 10)]
+    assert any(a.start < b.end and b.start < a.end for a in raw for b in raw if a is not b)
+
+    hits = qa.retrieve(question, k=10, news_aware=False)
+    assert hits[0].metadata["chunk_id"] == raw[0].id
+    spans = sorted((p.metadata["start"], p.metadata["end"]) for p in hits)
+    assert all(end <= nxt for (_, end), (nxt, _) in itertools.pairwise(spans))
+    assert len(hits) < len(raw)

@@ -193,13 +193,13 @@ class Retriever:
             else:
                 pd, pl = self._rank(question, dvec, settings, n, part_allowed)
             part_fused = rrf([(pd, wd), (pl, wl)], settings.rrf_k)
-            order = sorted(part_fused, key=lambda c, pf=part_fused: (-pf[c], c))
+            order = self._distinct(sorted(part_fused, key=lambda c, pf=part_fused: (-pf[c], c)))
             part_orders.append(order)
             for r, cid in enumerate(order, 1):
                 ranks.setdefault(cid, {})[f"part{i + 1}"] = r
             for cid, score in rrf([(order, settings.part_weight)], settings.rrf_k).items():
                 fused[cid] = fused.get(cid, 0.0) + score
-        order = sorted(fused, key=lambda c: (-fused[c], c))
+        order = self._distinct(sorted(fused, key=lambda c: (-fused[c], c)))
         if len(part_orders) >= 2 and settings.part_reserve:
             order = self._reserve(order, part_orders, settings.part_reserve, fused)
         timings["search"] = time.perf_counter() - t0 - timings["embed"]
@@ -222,6 +222,26 @@ class Retriever:
             passages.append(p)
         timings["total"] = time.perf_counter() - t0
         return Retrieval(passages, analysis, settings.retrieval_mode, timings)
+
+    def _distinct(self, order: list[int]) -> list[int]:
+        """Drop each chunk that overlaps a better-ranked chunk of the same document.
+
+        With ``chunk_overlap`` the index holds overlapping windows, so the best window around a passage is
+        found wherever its sentences fall; showing its neighbour too would spend a result on the same sentences.
+        """
+        if not self.store.manifest.chunk_overlap:
+            return order
+        chunks = self.store.chunks
+        kept: list[int] = []
+        spans: dict[str, list[tuple[int, int]]] = {}
+        for cid in order:
+            c = chunks[cid]
+            taken = spans.setdefault(c.doc_id, [])
+            if any(c.start < end and start < c.end for start, end in taken):
+                continue
+            taken.append((c.start, c.end))
+            kept.append(cid)
+        return kept
 
     @staticmethod
     def _reserve(order: list[int], parts: list[list[int]], per_part: int, fused: dict[int, float]) -> list[int]:

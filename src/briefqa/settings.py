@@ -33,7 +33,8 @@ class Settings(BaseModel):
                             json_schema_extra={"group": "ingest"})
     chunk_overlap: int = Field(0, ge=0, le=512,
                                description="Tokens of whole sentences repeated from the end of one chunk at the "
-                                           "start of the next.",
+                                           "start of the next. Retrieval never returns two overlapping chunks of "
+                                           "one article: the better-ranked one stands for both.",
                                json_schema_extra={"group": "ingest"})
     embed_runtime: Literal["torch", "onnx", "onnx-int8"] = Field(
         "onnx-int8",
