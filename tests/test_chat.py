@@ -2,6 +2,7 @@
 headless Chromium (Debian's chromium driven by Playwright)."""
 
 import json
+import os
 import shutil
 import threading
 import time
@@ -15,7 +16,6 @@ from briefqa.chat import ChatBackend, render_answer, serve
 from conftest import DEMO_CORPUS, free_port
 
 CHROMIUM = Path("/usr/bin/chromium")
-DOCS = Path(__file__).parent.parent / "docs"
 DEMO_QUESTION = "Why did Baku open an embassy in Tel Aviv now?"
 NEW_ARTICLE = """---
 title: Harbour cranes return to Valletta
@@ -156,6 +156,8 @@ def ask(pg, question: str, answers_before: int):
 
 
 def test_in_the_browser_ask_check_a_citation_follow_up_filter_and_upload(page, tmp_path):
+    # The README's screenshots come from this test: BRIEFQA_SCREENSHOTS=docs python -m pytest tests/test_chat.py
+    shots = Path(os.environ.get("BRIEFQA_SCREENSHOTS") or tmp_path)
     pg = page
     ask(pg, DEMO_QUESTION, 0)
     assert "Caspian Brief" in pg.locator("#bq-chat").inner_text()
@@ -163,14 +165,14 @@ def test_in_the_browser_ask_check_a_citation_follow_up_filter_and_upload(page, t
     assert not pg.locator("#bq-chat mark").first.is_visible()
     pg.locator("#bq-chat a.bq-cite").first.click()
     pg.locator("#bq-chat mark").first.wait_for(state="visible", timeout=5_000)
-    pg.screenshot(path=str(DOCS / "chat.png"))
+    pg.screenshot(path=str(shots / "chat.png"))
 
     # A follow-up is rewritten, and the rewrite is shown.
     count = pg.locator("#bq-chat .bq-others, #bq-chat .bq-src-1").count()
     ask(pg, "And how did Tehran react?", count)
     assert "Searched for" in pg.locator("#bq-rewrite").inner_text()
     assert "Baku" in pg.locator("#bq-rewrite").inner_text()
-    pg.screenshot(path=str(DOCS / "chat-followup.png"))
+    pg.screenshot(path=str(shots / "chat-followup.png"))
 
     # A date filter: only articles published from 2023-09-01 on may be cited.
     pg.locator("#bq-from input, #bq-from textarea").first.fill("2023-09-01")
@@ -190,7 +192,7 @@ def test_in_the_browser_ask_check_a_citation_follow_up_filter_and_upload(page, t
     pg.locator("#bq-ingest").click()
     pg.get_by_text("Added 1 article").wait_for(timeout=60_000)
     assert "Island Courier" in pg.locator("#bq-docs").inner_text()
-    pg.screenshot(path=str(DOCS / "corpus.png"))
+    pg.screenshot(path=str(shots / "corpus.png"))
     pg.get_by_role("tab", name="Chat").click()
     count = pg.locator("#bq-chat .bq-others, #bq-chat .bq-src-1").count()
     ask(pg, "How many boxes an hour do the new cranes in Valletta move?", count)
