@@ -1,11 +1,13 @@
 """Incremental ingest: embed only what changed, store each text once, lose nothing on bad input."""
 
 import shutil
+import subprocess
+import sys
 
 import pytest
 
 import briefqa
-from briefqa import CorpusError, IndexMismatchError
+from briefqa import CorpusError, IndexBusyError, IndexMismatchError
 from briefqa.index import IndexStore
 from conftest import DEMO_CORPUS
 
@@ -92,3 +94,25 @@ def test_other_chunking_parameters_need_a_rebuild(corpus, tmp_path):
         briefqa.ingest(corpus, index=ix, chunk_size=64)
     report = briefqa.ingest(corpus, index=ix, chunk_size=64, rebuild=True)
     assert report.added == 3 and IndexStore.open(ix).manifest.chunk_size == 64
+
+
+def test_a_second_writer_is_refused_while_another_process_writes(corpus, tmp_path):
+    # Another process (say, a chat upload) holds the index's write lock; a CLI ingest meanwhile would start
+    # from the same manifest and its commit would drop the other's documents, so it is refused instead.
+    ix = tmp_path / "ix"
+    briefqa.ingest(corpus, index=ix)
+    before = (ix / "manifest.json").read_bytes()
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import fcntl, sys; f = open(sys.argv[1], 'a'); fcntl.flock(f, fcntl.LOCK_EX); "
+         "print('locked', flush=True); sys.stdin.read()", str(ix / ".write.lock")],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        (corpus / "new.md").write_text("---\ntitle: New\n---\nA new article about harbour cranes.\n")
+        with pytest.raises(IndexBusyError, match="being written by another briefqa process"):
+            briefqa.ingest(corpus, index=ix)
+        assert (ix / "manifest.json").read_bytes() == before
+    finally:
+        holder.kill()  # a writer that dies releases the lock with it
+        holder.wait()
+    assert briefqa.ingest(corpus, index=ix).added == 1

@@ -29,6 +29,10 @@ class IndexDamagedError(BriefQAError):
     """The index on disk is incomplete or altered; it is refused rather than half-read."""
 
 
+class IndexBusyError(BriefQAError):
+    """Another process is writing the same index."""
+
+
 class IndexMismatchError(BriefQAError):
     """The index was built with another embedder or other chunking parameters."""
 

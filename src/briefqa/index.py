@@ -9,13 +9,16 @@ Layout of an index directory::
 
 A save writes new ``<gen>`` files beside the old ones, then replaces ``manifest.json`` atomically
 (write aside, fsync, rename). A crash at any moment leaves a manifest that names complete files, so the
-previous index stays readable. Files are checked against the sizes and SHA-256 the manifest records, and a
+previous index stays readable. Writers hold ``.write.lock`` (an advisory ``flock``) from reading the manifest to
+committing the new one, so two processes (a CLI ingest and a chat upload) cannot overwrite each other's
+documents; readers never wait. Files are checked against the sizes and SHA-256 the manifest records, and a
 mismatch refuses the index instead of half-reading it. Nothing is pickled.
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import hashlib
 import json
 import os
@@ -29,7 +32,7 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, Field, ValidationError
 
-from .errors import IndexDamagedError, IndexMismatchError, IndexMissingError
+from .errors import IndexBusyError, IndexDamagedError, IndexMismatchError, IndexMissingError
 from .lexical import LexicalIndex
 from .records import DocumentInfo, IndexInfo, Passage
 
@@ -37,6 +40,7 @@ FORMAT_VERSION = 1
 _UMASK = os.umask(0)
 os.umask(_UMASK)
 MANIFEST = "manifest.json"
+LOCK = ".write.lock"
 
 
 class DocEntry(BaseModel):
@@ -123,6 +127,29 @@ def atomic_write(path: Path, data: bytes) -> None:
             os.fsync(dfd)
         finally:
             os.close(dfd)
+
+
+@contextlib.contextmanager
+def write_lock(path: str | Path):
+    """Be the only writer of the index at ``path`` until the block ends, or raise :class:`IndexBusyError`.
+
+    The lock is released when the holder exits, even by a crash, so it never goes stale. A directory the
+    block created is removed again if nothing was committed to it.
+    """
+    path = Path(path)
+    created = not path.exists()
+    path.mkdir(parents=True, exist_ok=True)
+    try:
+        with open(path / LOCK, "a") as fh:
+            try:
+                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise IndexBusyError(f"The index at {path} is being written by another briefqa process; run this "
+                                     "again when that one has finished.") from None
+            yield
+    finally:
+        if created and not (path / MANIFEST).exists():
+            shutil.rmtree(path, ignore_errors=True)
 
 
 def _new_faiss(dimension: int):

@@ -18,7 +18,7 @@ from tqdm import tqdm
 
 from .chunk import ENCODING, Chunker
 from .errors import CorpusError, IndexMismatchError
-from .index import DocEntry, IndexStore, metadata_prefix
+from .index import DocEntry, IndexStore, metadata_prefix, write_lock
 from .load import collect_files, load_file, origin_file
 from .records import Document, IngestReport, Skipped
 from .settings import Settings, load_settings
@@ -37,10 +37,9 @@ def ingest(paths: Iterable[str | Path] | str | Path, index: str | Path | None = 
     ``overrides`` are settings (``chunk_size=…``). An existing index keeps the chunking and embedding
     runtime it was built with; asking for other chunking is an error unless ``rebuild`` is set. Unreadable
     files are skipped, logged and counted in the report. Raises :class:`CorpusError` when no document at all
-    can be read and the index would stay empty.
+    can be read and the index would stay empty, and :class:`IndexBusyError` when another process is writing
+    the same index.
     """
-    from .embed import embedder_for_index, get_embedder
-
     started = time.perf_counter()
     settings = (settings or load_settings()).replace(**overrides)
     index_path = Path(index if index is not None else settings.index)
@@ -48,6 +47,19 @@ def ingest(paths: Iterable[str | Path] | str | Path, index: str | Path | None = 
         paths = [paths]
     files = collect_files(paths)
     report = IngestReport(index=str(index_path))
+    # From reading the manifest to committing the new one: a concurrent writer would otherwise start from the
+    # same manifest and the later commit would silently drop the earlier one's documents.
+    with write_lock(index_path):
+        _ingest(files, paths, index_path, settings, overrides, report, prune=prune, rebuild=rebuild,
+                progress=progress)
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _ingest(files: list[Path], paths, index_path: Path, settings: Settings, overrides: dict, report: IngestReport,
+            *, prune: bool, rebuild: bool, progress: bool | None) -> None:
+    from .embed import embedder_for_index, get_embedder
+
     relexed = False
 
     if IndexStore.exists(index_path) and not rebuild:
@@ -144,6 +156,4 @@ def ingest(paths: Iterable[str | Path] | str | Path, index: str | Path | None = 
         store.save()
     report.documents = len(store.manifest.documents)
     report.chunks = len(store.chunks)
-    report.seconds = time.perf_counter() - started
-    return report
 
