@@ -40,6 +40,8 @@ def ingest(paths: Iterable[str | Path] | str | Path, index: str | Path | None = 
     can be read and the index would stay empty, and :class:`IndexBusyError` when another process is writing
     the same index.
     """
+    from .embed import embedder_for_index, get_embedder
+
     started = time.perf_counter()
     settings = (settings or load_settings()).replace(**overrides)
     index_path = Path(index if index is not None else settings.index)
@@ -47,113 +49,104 @@ def ingest(paths: Iterable[str | Path] | str | Path, index: str | Path | None = 
         paths = [paths]
     files = collect_files(paths)
     report = IngestReport(index=str(index_path))
-    # From reading the manifest to committing the new one: a concurrent writer would otherwise start from the
-    # same manifest and the later commit would silently drop the earlier one's documents.
+    # Held from reading the manifest to committing the new one: a concurrent writer would otherwise start from
+    # the same manifest, and the later commit would silently drop the earlier one's documents.
     with write_lock(index_path):
-        _ingest(files, paths, index_path, settings, overrides, report, prune=prune, rebuild=rebuild,
-                progress=progress)
+        relexed = False
+
+        if IndexStore.exists(index_path) and not rebuild:
+            embedder = embedder_for_index(index_path)  # an existing index keeps its runtime
+            store = IndexStore.open(index_path, embedder=embedder.id)
+            m = store.manifest
+            built = {"chunk_size": m.chunk_size, "chunk_overlap": m.chunk_overlap,
+                     "dense prefix": m.index_prefix in ("dense", "both")}
+            asked_prefix = overrides.get("index_prefix", m.index_prefix)
+            asked = {"chunk_size": overrides.get("chunk_size", m.chunk_size),
+                     "chunk_overlap": overrides.get("chunk_overlap", m.chunk_overlap),
+                     "dense prefix": asked_prefix in ("dense", "both")}
+            if asked != built:
+                raise IndexMismatchError(
+                    f"The index at {index_path} was built with "
+                    f"{', '.join(f'{k}={v!r}' for k, v in built.items())}; use those settings or rebuild it with "
+                    "--rebuild.")
+            # An existing index keeps how it was built: new documents must be cut and embedded like the others.
+            # The lexical prefix and stemmer may change in place: BM25 is rebuilt from the chunks at every save.
+            asked_stemmer = overrides.get("lexical_stemmer", m.lexical_stemmer)
+            relexed = (asked_prefix, asked_stemmer) != (m.index_prefix, m.lexical_stemmer)
+            m.index_prefix, m.lexical_stemmer = asked_prefix, asked_stemmer
+            settings = settings.replace(chunk_size=m.chunk_size, chunk_overlap=m.chunk_overlap,
+                                        index_prefix=asked_prefix, lexical_stemmer=asked_stemmer)
+        else:
+            embedder = get_embedder(settings.embed_runtime)
+            store = IndexStore.create(index_path, embedder.id, embedder.dimension, settings.chunk_size,
+                                      settings.chunk_overlap, ENCODING, settings.index_prefix, settings.lexical_stemmer)
+
+        # 1. Read every file; each document keeps the origins it was read from.
+        max_bytes = int(settings.max_file_mb * 1e6)
+        incoming: dict[str, Document] = {}
+        origins: dict[str, set[str]] = {}
+        read_files = {str(f) for f in files}
+        for f in files:
+            for item in load_file(f, max_bytes=max_bytes):
+                if isinstance(item, Skipped):
+                    log.warning("skipped %s", item.reason)
+                    report.skipped.append(item)
+                    continue
+                doc_id = item.doc_id
+                if doc_id in incoming:
+                    report.duplicates += 1
+                else:
+                    incoming[doc_id] = item
+                origins.setdefault(doc_id, set()).add(item.origin)
+
+        # 2. Origins: files read now are authoritative for their documents; with prune, vanished files drop out.
+        origins_changed = False
+        for doc_id, entry in list(store.manifest.documents.items()):
+            kept = [o for o in entry.origins
+                    if origin_file(o) not in read_files and not (prune and not Path(origin_file(o)).exists())]
+            kept.extend(origins.pop(doc_id, set()) - set(kept))
+            if doc_id in incoming:
+                report.unchanged += 1
+                incoming.pop(doc_id)
+            if kept:
+                origins_changed |= sorted(kept) != entry.origins
+                entry.origins = sorted(kept)
+            else:
+                store.remove_document(doc_id)
+                report.removed += 1
+
+        # 3. Chunk and embed the new documents in one batched pass (the model loads only if there are any).
+        texts: list[str] = []
+        if incoming:
+            dense_prefix = settings.index_prefix in ("dense", "both")
+            planned = []
+            for doc_id, doc in incoming.items():
+                prefix = metadata_prefix(DocEntry(**doc.metadata())) if dense_prefix else ""
+                # The prefix is embedded with every chunk, so it takes its share of the embedder's input limit.
+                room = embedder.content_limit - (embedder.count_tokens([prefix])[0] if prefix else 0)
+                chunker = Chunker(settings.chunk_size, settings.chunk_overlap, embed_tokens=embedder.count_tokens,
+                                  limit=room)
+                planned.append((doc_id, doc, chunker.split(doc.text), prefix))
+            texts = [prefix + s.text for _, _, spans, prefix in planned for s in spans]
+            show = progress if progress is not None else (len(texts) >= PROGRESS_MIN_CHUNKS and sys.stderr.isatty())
+            with tqdm(total=len(texts), unit="chunk", desc="embedding", disable=not show, file=sys.stderr) as bar:
+                vectors = embedder.encode(texts, batch_size=settings.batch_size, progress=bar)
+            offset = 0
+            for doc_id, doc, spans, _prefix in planned:
+                n = len(spans)
+                store.add_document(doc_id, doc.metadata(), [(s.start, s.end, s.text) for s in spans],
+                                   vectors[offset:offset + n], sorted(origins.get(doc_id, {doc.origin})))
+                offset += n
+                report.added += 1
+        report.chunks_embedded = len(texts)
+
+        if not store.manifest.documents:
+            raise CorpusError(f"No readable article in {', '.join(map(str, paths))}"
+                              f" ({len(report.skipped)} skipped); the index at {index_path} was left as it was.")
+        if (report.added or report.removed or origins_changed or relexed or rebuild
+                or not IndexStore.exists(index_path)):
+            store.save()
+        report.documents = len(store.manifest.documents)
+        report.chunks = len(store.chunks)
     report.seconds = time.perf_counter() - started
     return report
-
-
-def _ingest(files: list[Path], paths, index_path: Path, settings: Settings, overrides: dict, report: IngestReport,
-            *, prune: bool, rebuild: bool, progress: bool | None) -> None:
-    from .embed import embedder_for_index, get_embedder
-
-    relexed = False
-
-    if IndexStore.exists(index_path) and not rebuild:
-        embedder = embedder_for_index(index_path)  # an existing index keeps its runtime
-        store = IndexStore.open(index_path, embedder=embedder.id)
-        m = store.manifest
-        built = {"chunk_size": m.chunk_size, "chunk_overlap": m.chunk_overlap,
-                 "dense prefix": m.index_prefix in ("dense", "both")}
-        asked_prefix = overrides.get("index_prefix", m.index_prefix)
-        asked = {"chunk_size": overrides.get("chunk_size", m.chunk_size),
-                 "chunk_overlap": overrides.get("chunk_overlap", m.chunk_overlap),
-                 "dense prefix": asked_prefix in ("dense", "both")}
-        if asked != built:
-            raise IndexMismatchError(
-                f"The index at {index_path} was built with "
-                f"{', '.join(f'{k}={v!r}' for k, v in built.items())}; use those settings or rebuild it with "
-                "--rebuild.")
-        # An existing index keeps how it was built: new documents must be cut and embedded like the others.
-        # The lexical prefix and stemmer may change in place: BM25 is rebuilt from the chunks at every save.
-        asked_stemmer = overrides.get("lexical_stemmer", m.lexical_stemmer)
-        relexed = (asked_prefix, asked_stemmer) != (m.index_prefix, m.lexical_stemmer)
-        m.index_prefix, m.lexical_stemmer = asked_prefix, asked_stemmer
-        settings = settings.replace(chunk_size=m.chunk_size, chunk_overlap=m.chunk_overlap, index_prefix=asked_prefix,
-                                    lexical_stemmer=asked_stemmer)
-    else:
-        embedder = get_embedder(settings.embed_runtime)
-        store = IndexStore.create(index_path, embedder.id, embedder.dimension, settings.chunk_size,
-                                  settings.chunk_overlap, ENCODING, settings.index_prefix, settings.lexical_stemmer)
-
-    # 1. Read every file; each document keeps the origins it was read from.
-    max_bytes = int(settings.max_file_mb * 1e6)
-    incoming: dict[str, Document] = {}
-    origins: dict[str, set[str]] = {}
-    read_files = {str(f) for f in files}
-    for f in files:
-        for item in load_file(f, max_bytes=max_bytes):
-            if isinstance(item, Skipped):
-                log.warning("skipped %s", item.reason)
-                report.skipped.append(item)
-                continue
-            doc_id = item.doc_id
-            if doc_id in incoming:
-                report.duplicates += 1
-            else:
-                incoming[doc_id] = item
-            origins.setdefault(doc_id, set()).add(item.origin)
-
-    # 2. Origins: files read now are authoritative for their documents; with prune, vanished files drop out.
-    origins_changed = False
-    for doc_id, entry in list(store.manifest.documents.items()):
-        kept = [o for o in entry.origins
-                if origin_file(o) not in read_files and not (prune and not Path(origin_file(o)).exists())]
-        kept.extend(origins.pop(doc_id, set()) - set(kept))
-        if doc_id in incoming:
-            report.unchanged += 1
-            incoming.pop(doc_id)
-        if kept:
-            origins_changed |= sorted(kept) != entry.origins
-            entry.origins = sorted(kept)
-        else:
-            store.remove_document(doc_id)
-            report.removed += 1
-
-    # 3. Chunk and embed the new documents in one batched pass (the model loads only if there are any).
-    texts: list[str] = []
-    if incoming:
-        dense_prefix = settings.index_prefix in ("dense", "both")
-        planned = []
-        for doc_id, doc in incoming.items():
-            prefix = metadata_prefix(DocEntry(**doc.metadata())) if dense_prefix else ""
-            # The prefix is embedded with every chunk, so it takes its share of the embedder's input limit.
-            room = embedder.content_limit - (embedder.count_tokens([prefix])[0] if prefix else 0)
-            chunker = Chunker(settings.chunk_size, settings.chunk_overlap, embed_tokens=embedder.count_tokens,
-                              limit=room)
-            planned.append((doc_id, doc, chunker.split(doc.text), prefix))
-        texts = [prefix + s.text for _, _, spans, prefix in planned for s in spans]
-        show = progress if progress is not None else (len(texts) >= PROGRESS_MIN_CHUNKS and sys.stderr.isatty())
-        with tqdm(total=len(texts), unit="chunk", desc="embedding", disable=not show, file=sys.stderr) as bar:
-            vectors = embedder.encode(texts, batch_size=settings.batch_size, progress=bar)
-        offset = 0
-        for doc_id, doc, spans, _prefix in planned:
-            n = len(spans)
-            store.add_document(doc_id, doc.metadata(), [(s.start, s.end, s.text) for s in spans],
-                               vectors[offset:offset + n], sorted(origins.get(doc_id, {doc.origin})))
-            offset += n
-            report.added += 1
-    report.chunks_embedded = len(texts)
-
-    if not store.manifest.documents:
-        raise CorpusError(f"No readable article in {', '.join(map(str, paths))}"
-                          f" ({len(report.skipped)} skipped); the index at {index_path} was left as it was.")
-    if (report.added or report.removed or origins_changed or relexed or rebuild
-            or not IndexStore.exists(index_path)):
-        store.save()
-    report.documents = len(store.manifest.documents)
-    report.chunks = len(store.chunks)
-

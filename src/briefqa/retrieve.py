@@ -199,9 +199,10 @@ class Retriever:
                 ranks.setdefault(cid, {})[f"part{i + 1}"] = r
             for cid, score in rrf([(order, settings.part_weight)], settings.rrf_k).items():
                 fused[cid] = fused.get(cid, 0.0) + score
-        order = self._distinct(sorted(fused, key=lambda c: (-fused[c], c)))
+        order = sorted(fused, key=lambda c: (-fused[c], c))
         if len(part_orders) >= 2 and settings.part_reserve:
             order = self._reserve(order, part_orders, settings.part_reserve, fused)
+        order = self._distinct(order)
         timings["search"] = time.perf_counter() - t0 - timings["embed"]
 
         if settings.mmr and vec is not None:
