@@ -15,13 +15,14 @@ index manifest, and an index is never queried with vectors of another runtime.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
 import os
 import tempfile
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from functools import cached_property, lru_cache
 from importlib import metadata
 from pathlib import Path
@@ -187,19 +188,31 @@ def onnx_model_path(int8: bool, load_model) -> Path:
     if int8 and not int8_path.is_file():
         from onnxruntime.quantization import QuantType, quantize_dynamic
 
-        fd, tmp = tempfile.mkstemp(dir=folder, suffix=".onnx")
-        os.close(fd)
         # Per-channel scales keep cosine to the fp32 vectors near 0.99; per-tensor drops it to about 0.94.
         # onnxruntime logs a pre-processing tip on the root logger at WARNING; it does not apply to this graph.
         root = logging.getLogger()
         level = root.level
         root.setLevel(logging.ERROR)
         try:
-            quantize_dynamic(str(fp32), tmp, per_channel=True, weight_type=QuantType.QInt8)
+            with _written_aside(int8_path) as tmp:
+                quantize_dynamic(str(fp32), tmp, per_channel=True, weight_type=QuantType.QInt8)
         finally:
             root.setLevel(level)
-        os.replace(tmp, int8_path)
     return int8_path if int8 else fp32
+
+
+@contextlib.contextmanager
+def _written_aside(target: Path) -> Iterator[str]:
+    """A temporary path beside ``target`` for a library to write to: renamed onto ``target`` if the block
+    succeeds, removed if it fails, so a crash never leaves a half-written model where one is expected."""
+    fd, tmp = tempfile.mkstemp(dir=target.parent, suffix=target.suffix)
+    os.close(fd)
+    try:
+        yield tmp
+        os.replace(tmp, target)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
 
 
 def _export(st_model, target: Path) -> None:
@@ -220,19 +233,12 @@ def _export(st_model, target: Path) -> None:
     args = (sample["input_ids"], sample["attention_mask"], sample["token_type_ids"])
     axes = {"input_ids": {0: "batch", 1: "seq"}, "attention_mask": {0: "batch", 1: "seq"},
             "token_type_ids": {0: "batch", 1: "seq"}, "last_hidden_state": {0: "batch", 1: "seq"}}
-    fd, tmp = tempfile.mkstemp(dir=target.parent, suffix=".onnx")
-    os.close(fd)
-    try:
-        # The tracer warns about shape-dependent branches that are constant for this model; keep the log clean.
-        with torch.no_grad(), warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            torch.onnx.export(Encoder().eval(), args, tmp, input_names=list(axes)[:3],
-                              output_names=["last_hidden_state"], dynamic_axes=axes, opset_version=ONNX_OPSET,
-                              dynamo=False)
-        os.replace(tmp, target)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    # The tracer warns about shape-dependent branches that are constant for this model; keep the log clean.
+    with _written_aside(target) as tmp, torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(Encoder().eval(), args, tmp, input_names=list(axes)[:3],
+                          output_names=["last_hidden_state"], dynamic_axes=axes, opset_version=ONNX_OPSET,
+                          dynamo=False)
 
 
 def runtime_of(embedder: str) -> str | None:
