@@ -33,6 +33,13 @@ def _add_setting_flags(parser: argparse.ArgumentParser, groups: set[str]) -> Non
                            help=f"{help_} (default: {default})")
 
 
+def _add_filter_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--source", action="append", dest="sources", metavar="NAME",
+                        help="only passages from this publication (repeatable)")
+    parser.add_argument("--from", dest="date_from", metavar="YYYY-MM-DD", help="only articles published on or after")
+    parser.add_argument("--to", dest="date_to", metavar="YYYY-MM-DD", help="only articles published on or before")
+
+
 def _overrides(args: argparse.Namespace) -> dict[str, Any]:
     return {k[4:]: v for k, v in vars(args).items() if k.startswith("set_") and v is not None}
 
@@ -58,19 +65,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("ask", help="answer a question with cited passages")
     p.add_argument("question")
     p.add_argument("--json", action="store_true", help="print the whole answer as JSON")
-    p.add_argument("--source", action="append", dest="sources", metavar="NAME",
-                   help="only passages from this publication (repeatable)")
-    p.add_argument("--from", dest="date_from", metavar="YYYY-MM-DD", help="only articles published on or after")
-    p.add_argument("--to", dest="date_to", metavar="YYYY-MM-DD", help="only articles published on or before")
+    _add_filter_flags(p)
     _add_setting_flags(p, {"ingest", "retrieval", "answer"})
 
     p = sub.add_parser("retrieve", help="print the passages retrieved for a question")
     p.add_argument("question")
     p.add_argument("--json", action="store_true")
     p.add_argument("--explain", action="store_true", help="say which filters fired and each passage's ranks")
-    p.add_argument("--source", action="append", dest="sources", metavar="NAME")
-    p.add_argument("--from", dest="date_from", metavar="YYYY-MM-DD")
-    p.add_argument("--to", dest="date_to", metavar="YYYY-MM-DD")
+    _add_filter_flags(p)
     _add_setting_flags(p, {"ingest", "retrieval"})
 
     p = sub.add_parser("info", help="describe an index")
@@ -99,12 +101,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--corpus", help="ingest this corpus first when the index does not exist")
     _add_setting_flags(p, {"ingest", "retrieval", "answer", "serve"})
     return parser
-
-
-def _print_passages(passages, out) -> None:
-    for i, p in enumerate(passages, 1):
-        url = f" <{p.metadata['url']}>" if p.metadata.get("url") else ""
-        print(f"[{i}] {p.label()}{url}  (score {p.score:.3f})", file=out)
 
 
 def cmd_ingest(args) -> int:
