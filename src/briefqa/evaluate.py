@@ -40,8 +40,7 @@ RETRIEVAL_METRICS = ("hits_at_10", "hits_at_4", "mrr_at_10", "map_at_10", "recal
 HEADLINE = ("hits_at_10", "hits_at_4", "mrr_at_10", "map_at_10", "answer_upstream", "answer_strict",
             "abstain_precision", "abstain_recall", "cited_evidence", "total_p50_ms")
 GROUPS = (
-    ("Retrieval", ("hits_at_10", "hits_at_4", "mrr_at_10", "map_at_10", "recall_at_10", "all_evidence_at_10",
-                   "ndcg_at_10", "retrieval_questions")),
+    ("Retrieval", (*RETRIEVAL_METRICS, "retrieval_questions")),
     ("Answers", ("answer_upstream", "answer_strict", "abstained", "abstain_precision", "abstain_recall",
                  "answer_questions")),
     ("Citations", ("marker_validity", "sentences_cited", "cited_evidence")),
@@ -390,34 +389,29 @@ def _charts(report: EvalReport, out: Path) -> None:
     import numpy as np
 
     configs = report.configs
+    width = 0.8 / max(len(configs), 1)
+
+    def bars(path: Path, labels: list[str], values, title: str, inch_per_label: float) -> None:
+        # One group of bars per label, one bar per configuration; values(config) gives its bar heights.
+        fig, ax = plt.subplots(figsize=(max(6, inch_per_label * len(labels)), 4))
+        for i, c in enumerate(configs):
+            ax.bar(np.arange(len(labels)) + i * width, values(c), width, label=c.name)
+        ax.set_xticks(np.arange(len(labels)) + width * (len(configs) - 1) / 2, labels, rotation=20)
+        ax.set_ylim(0, 1)
+        ax.set_title(title)
+        ax.legend(fontsize=8)
+        fig.tight_layout()
+        fig.savefig(path, dpi=110)
+        plt.close(fig)
+
     names = [n for n in ("hits_at_10", "hits_at_4", "mrr_at_10", "map_at_10", "answer_upstream", "answer_strict",
                          "cited_evidence") if any(n in c.metrics for c in configs)]
-    width = 0.8 / max(len(configs), 1)
-    fig, ax = plt.subplots(figsize=(max(6, 1.3 * len(names)), 4))
-    for i, c in enumerate(configs):
-        ax.bar(np.arange(len(names)) + i * width, [c.metrics.get(n, 0) for n in names], width, label=c.name)
-    ax.set_xticks(np.arange(len(names)) + width * (len(configs) - 1) / 2, names, rotation=20)
-    ax.set_ylim(0, 1)
-    ax.set_title("Metrics per configuration")
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(out / "metrics.png", dpi=110)
-    plt.close(fig)
-
+    bars(out / "metrics.png", names, lambda c: [c.metrics.get(n, 0) for n in names], "Metrics per configuration",
+         1.3)
     types = sorted({t for c in configs for t in c.by_type})
     key = "hits_at_10" if any("hits_at_10" in c.metrics for c in configs) else "answer_upstream"
-    fig, ax = plt.subplots(figsize=(max(6, 1.2 * len(types)), 4))
-    for i, c in enumerate(configs):
-        ax.bar(np.arange(len(types)) + i * width, [c.by_type.get(t, {}).get(key, 0) for t in types], width,
-               label=c.name)
-    ax.set_xticks(np.arange(len(types)) + width * (len(configs) - 1) / 2, [t or "(none)" for t in types],
-                  rotation=20)
-    ax.set_ylim(0, 1)
-    ax.set_title(f"{key} per question type")
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(out / "by_type.png", dpi=110)
-    plt.close(fig)
+    bars(out / "by_type.png", [t or "(none)" for t in types],
+         lambda c: [c.by_type.get(t, {}).get(key, 0) for t in types], f"{key} per question type", 1.2)
 
     fig, ax = plt.subplots(figsize=(6, 4))
     data = [c.totals_ms or [0] for c in configs]
