@@ -101,21 +101,16 @@ class ChatBackend:
     """What the page calls: one shared, swappable :class:`BriefQA` and the settings it was opened with."""
 
     def __init__(self, qa, settings: Settings) -> None:
-        self._qa = qa
+        self.qa = qa
         self.settings = settings
-        self._lock = threading.Lock()
-        self._ingest_lock = threading.Lock()  # two uploads at once must not both rewrite the index
-
-    @property
-    def qa(self):
-        return self._qa
+        # Two uploads in this server wait for each other; a writer in another process is refused by the index.
+        self._ingest_lock = threading.Lock()
 
     def reload(self) -> None:
+        """Swap in the index as saved; a question already running keeps the BriefQA it started with."""
         from .api import BriefQA
 
-        fresh = BriefQA.open(self.settings.index, settings=self.settings)
-        with self._lock:
-            self._qa = fresh
+        self.qa = BriefQA.open(self.settings.index, settings=self.settings)
 
     def respond(self, message: str, state: dict, sources=None, date_from=None, date_to=None, k=None,
                 answer_mode=None, backend=None):
@@ -288,14 +283,14 @@ def serve(settings: Settings, corpus: str | Path | None = None, block: bool = Tr
     """Serve the chat; returns the Gradio app (already launched) when ``block`` is false."""
     from .api import BriefQA
 
+    password = settings.auth_password or os.environ.get("BRIEFQA_AUTH_PASSWORD", "")
+    if settings.auth_user and not password:
+        raise BriefQAError("auth_user is set but no password is; set auth_password or BRIEFQA_AUTH_PASSWORD.")
+    auth = (settings.auth_user, password) if settings.auth_user else None
     ensure_index(settings, corpus)
     backend = ChatBackend(BriefQA.open(settings=settings), settings)
     app = build_app(backend)
     app.queue(default_concurrency_limit=4)
-    password = settings.auth_password or os.environ.get("BRIEFQA_AUTH_PASSWORD", "")
-    auth = (settings.auth_user, password) if settings.auth_user else None
-    if settings.auth_user and not password:
-        raise BriefQAError("auth_user is set but no password is; set auth_password or BRIEFQA_AUTH_PASSWORD.")
     app.launch(server_name=settings.host, server_port=settings.port, prevent_thread_lock=not block, auth=auth,
                css=CSS, head=HEAD, max_file_size=f"{settings.max_upload_mb:g}mb", show_error=False, footer_links=[])
     return app
