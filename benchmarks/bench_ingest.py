@@ -29,15 +29,6 @@ from pathlib import Path
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 
-def median(xs):
-    return statistics.median(xs)
-
-
-def pct(xs, q):
-    xs = sorted(xs)
-    return xs[min(len(xs) - 1, round(q / 100 * (len(xs) - 1)))]
-
-
 def subset(corpus: Path, n: int | None, into: Path) -> Path:
     records = json.loads(corpus.read_text(encoding="utf-8"))
     if n:
@@ -78,6 +69,7 @@ def main() -> None:
     from briefqa.chunk import Chunker
     from briefqa.embed import get_embedder, model_dir
     from briefqa.load import load_file
+    from briefqa.metrics import percentile
 
     work = Path(tempfile.mkdtemp(prefix="briefqa-bench-"))
     corpus = subset(args.corpus, args.articles, work)
@@ -128,16 +120,16 @@ def main() -> None:
         reingest.append(time.perf_counter() - t)
         assert rep.chunks_embedded == 0
 
-    enc = median(times["encode alone (torch)"])
-    lc = median(times["LangChain tutorial"])
+    enc = statistics.median(times["encode alone (torch)"])
+    lc = statistics.median(times["LangChain tutorial"])
     print(f"\n## Ingest: {len(docs)} articles, {len(texts)} chunks ({args.chunk_size} tokens), "
           f"median of {args.runs} runs\n")
     print("| pipeline | median s | chunks/s | vs encode alone | vs LangChain tutorial |")
     print("|---|---|---|---|---|")
     for name, ts in times.items():
-        m = median(ts)
+        m = statistics.median(ts)
         print(f"| {name} | {m:.1f} | {len(texts) / m:.1f} | {enc / m:.2f}x | {lc / m:.2f}x |")
-    print(f"\nRe-ingest of the unchanged corpus: median {median(reingest):.2f} s over {args.runs} runs "
+    print(f"\nRe-ingest of the unchanged corpus: median {statistics.median(reingest):.2f} s over {args.runs} runs "
           "(includes reading and cleaning every file).")
 
     queries_path = args.queries or args.corpus.with_name("queries-dev.json")
@@ -156,7 +148,7 @@ def main() -> None:
                     t = time.perf_counter()
                     qa.retrieve(q, k=10, retrieval_mode=mode)
                     lat.append((time.perf_counter() - t) * 1000)
-                print(f"| {rt} | {mode} | {pct(lat, 50):.1f} | {pct(lat, 95):.1f} |")
+                print(f"| {rt} | {mode} | {percentile(lat, 50):.1f} | {percentile(lat, 95):.1f} |")
 
     print("\n## Peak memory (max RSS of a fresh process)\n")
     print("| process | MB |")
