@@ -44,7 +44,7 @@ def main() -> None:
     args = ap.parse_args()
 
     import briefqa
-    from briefqa.evaluate import EvalConfig, evaluate
+    from briefqa.evaluation import EvalConfig, evaluate
     from briefqa.index import IndexStore
 
     for spec in args.chunkings.split(","):

@@ -3,6 +3,7 @@
 import json
 import shutil
 import socket
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -55,3 +56,15 @@ def demo_index(tmp_path_factory) -> Path:
     index = tmp_path_factory.mktemp("demo-index")
     briefqa.ingest([DEMO_CORPUS], index=index, progress=False)
     return index
+
+
+def private_mounts(script: str, timeout: int = 600) -> subprocess.CompletedProcess:
+    """Run a shell ``script`` in a private mount namespace (``unshare -m``), so that it can mount a read-only
+    view or a small filesystem that no other process sees and that vanishes with it."""
+    if shutil.which("unshare") is None:
+        pytest.skip("unshare (util-linux) is not installed")
+    probe = subprocess.run(["unshare", "-m", "true"], capture_output=True)
+    if probe.returncode != 0:
+        pytest.skip(f"this machine allows no private mount namespace ({probe.stderr.decode().strip()})")
+    return subprocess.run(["unshare", "-m", "--propagation", "private", "sh", "-c", script], capture_output=True,
+                          text=True, timeout=timeout)

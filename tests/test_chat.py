@@ -4,15 +4,19 @@ headless Chromium (Debian's chromium driven by Playwright)."""
 import json
 import os
 import shutil
+import signal
 import threading
 import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import pytest
 
 import briefqa
-from briefqa import load_settings
-from briefqa.chat import ChatBackend, render_answer, serve
+from briefqa import ConfigError, load_settings
+from briefqa.chat import ChatBackend, exposure_check, render_answer, serve
+from briefqa.llm import gguf_model, llama_worker
 from conftest import DEMO_CORPUS, free_port
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -197,3 +201,69 @@ def test_in_the_browser_ask_check_a_citation_follow_up_filter_and_upload(page, t
     count = pg.locator("#bq-chat .bq-others, #bq-chat .bq-src-1").count()
     ask(pg, "How many boxes an hour do the new cranes in Valletta move?", count)
     assert "forty boxes an hour" in pg.locator("#bq-chat").inner_text()
+
+
+# -- exposure and login ---------------------------------------------------------------------------------------
+def test_serving_beyond_loopback_without_a_login_needs_an_explicit_flag():
+    with pytest.raises(ConfigError, match=r"without a login; set auth_user .* --public-without-login"):
+        exposure_check(load_settings(environ={}, host="0.0.0.0"))
+    warning = exposure_check(load_settings(environ={}, host="0.0.0.0", public_without_login=True))
+    assert "without a login" in warning and "anyone who reaches this port" in warning
+    assert exposure_check(load_settings(environ={}, host="0.0.0.0", auth_user="staff", auth_password="pw")) is None
+    assert exposure_check(load_settings(environ={})) is None
+
+
+def test_with_a_login_set_uploads_and_the_ingest_endpoint_need_it(demo_index, tmp_path):
+    from gradio_client import Client, handle_file
+
+    index = shutil.copytree(demo_index, tmp_path / "index")
+    settings = load_settings(environ={}, index=str(index), port=free_port(), uploads_dir=str(tmp_path / "up"),
+                             feedback_file=str(tmp_path / "fb.jsonl"), auth_user="staff", auth_password="pw")
+    app = serve(settings, block=False)
+    base = f"http://127.0.0.1:{settings.port}"
+    try:
+        body = b'--x\r\nContent-Disposition: form-data; name="files"; filename="a.md"\r\n\r\nhello\r\n--x--\r\n'
+        for path, data, kind in [("/gradio_api/upload", body, "multipart/form-data; boundary=x"),
+                                 ("/gradio_api/call/ingest", b'{"data": [[]]}', "application/json")]:
+            request = urllib.request.Request(base + path, data=data, headers={"Content-Type": kind})
+            with pytest.raises(urllib.error.HTTPError) as refused:
+                urllib.request.urlopen(request, timeout=10)
+            assert refused.value.code == 401, path
+        with pytest.raises(Exception, match="credentials were not provided"):
+            Client(base + "/", verbose=False)
+        article = tmp_path / "cranes.md"
+        article.write_text(NEW_ARTICLE)
+        signed_in = Client(base + "/", auth=("staff", "pw"), verbose=False)
+        assert "Added 1 article" in signed_in.predict([handle_file(str(article))], api_name="/ingest")[0]
+        assert not any((tmp_path / "up").glob("*a.md*"))  # the refused upload was not stored
+    finally:
+        app.close()
+
+
+# -- the embedded LLM dying under the chat ------------------------------------------------------------------------
+@pytest.mark.slow
+def test_the_llm_worker_dying_mid_answer_costs_that_answer_one_sentence_and_every_session_carries_on(chat_env):
+    settings, url = chat_env
+    worker = llama_worker(gguf_model(settings.llm_model), settings.llm_context, settings.llm_threads)
+    before = worker.tokens
+    replies: dict[str, str] = {}
+
+    def converse(name, **kwargs):
+        history, _, _ = client(url).predict(DEMO_QUESTION, api_name="/chat", **kwargs)
+        replies[name] = reply_text(history)
+
+    llm = threading.Thread(target=converse, args=("llm",), kwargs={"answer_mode": "llm"})
+    llm.start()
+    deadline = time.monotonic() + 120
+    while worker.tokens == before and time.monotonic() < deadline:
+        time.sleep(0.005)
+    os.kill(worker.pid, signal.SIGILL)  # what an AMX build gets on a host that advertises but forbids AMX
+    other = threading.Thread(target=converse, args=("extractive",))  # another session, meanwhile
+    other.start()
+    for t in (llm, other):
+        t.join(180)
+    assert replies["llm"].startswith("⚠️ The embedded LLM stopped (signal 4: illegal instruction"), replies["llm"]
+    assert "extractive answers still work" in replies["llm"]
+    assert "Caspian Brief" in replies["extractive"]
+    converse("again", answer_mode="llm")  # the worker is back for the next question
+    assert not replies["again"].startswith("⚠️"), replies["again"]

@@ -1,13 +1,17 @@
 """The command line: the documented commands work, and a user's mistake is one line and exit status 1."""
 
 import json
+import os
+import shlex
 import shutil
+import signal
 import subprocess
 import sys
+import time
 
 import pytest
 
-from conftest import DEMO_CORPUS
+from conftest import DEMO_CORPUS, private_mounts
 
 
 def run(*args, cwd=None):
@@ -115,3 +119,86 @@ def test_bad_setting_and_bad_config(cli_index, tmp_path):
 def test_settings_lists_every_setting():
     out = run("settings").stdout
     assert "chunk_size = 128" in out and "retrieval_mode = 'lexical'" in out
+
+
+# -- disk faults: a real read-only filesystem and a real full one, each in a private mount namespace ----------
+def briefqa_cmd(*args) -> str:
+    return " ".join([sys.executable, "-m", "briefqa", *(shlex.quote(str(a)) for a in args)])
+
+
+NEW_ARTICLE = "---\ntitle: Harbour cranes\nsource: Island Courier\npublished_at: 2023-12-02\n---\n" + \
+              "Malta's container port reopened its northern quay after a refit of its cranes. " * 40
+
+
+def test_a_read_only_index_still_answers_and_refuses_writes_in_one_sentence(cli_index, tmp_path):
+    ix = shutil.copytree(cli_index, tmp_path / "ix")
+    new = tmp_path / "new"
+    new.mkdir()
+    (new / "cranes.md").write_text(NEW_ARTICLE)
+    out = private_mounts(
+        f"mount --bind {ix} {ix} && mount -o remount,bind,ro {ix} || exit 99\n"
+        f"{briefqa_cmd('ask', 'Why did Baku open an embassy in Tel Aviv?', '--index', ix, '--json')} "
+        f"> {tmp_path}/ask.json 2> {tmp_path}/ask.err; echo ask=$?\n"
+        f"{briefqa_cmd('ingest', new, '--index', ix)} 2> {tmp_path}/ingest.err; echo ingest=$?\n")
+    assert "ask=0" in out.stdout and "ingest=1" in out.stdout, (out.stdout, out.stderr)
+    assert json.loads((tmp_path / "ask.json").read_text())["citations"]
+    one_clear_error(subprocess.CompletedProcess([], 1, "", (tmp_path / "ingest.err").read_text()),
+                    "cannot be written (Read-only file system)", "questions still work")
+
+
+def test_a_full_disk_during_a_save_is_one_sentence_and_the_index_keeps_its_documents(cli_index, tmp_path):
+    pages = sum(-(-f.stat().st_size // 4096) for f in cli_index.rglob("*") if f.is_file())  # tmpfs counts pages
+    room = tmp_path / "small-disk"
+    room.mkdir()
+    new = tmp_path / "new"
+    new.mkdir()
+    (new / "cranes.md").write_text(NEW_ARTICLE)
+    ix = room / "ix"
+    # Room for the index and half as much again, not for the whole new generation a save writes beside it.
+    out = private_mounts(
+        f"mount -t tmpfs -o size={(pages + pages // 2 + 2) * 4096} tmpfs {room} || exit 99\n"
+        f"cp -a {cli_index} {ix}\n"
+        f"{briefqa_cmd('ingest', DEMO_CORPUS, new, '--index', ix)} 2> {tmp_path}/ingest.err; echo ingest=$?\n"
+        f"{briefqa_cmd('info', '--index', ix, '--json')} > {tmp_path}/info.json; echo info=$?\n"
+        f"ls -a {ix} > {tmp_path}/files.txt\n")
+    assert "ingest=1" in out.stdout and "info=0" in out.stdout, (out.stdout, out.stderr)
+    one_clear_error(subprocess.CompletedProcess([], 1, "", (tmp_path / "ingest.err").read_text()),
+                    "no room to write the index", "free some disk space", "as it was before")
+    assert json.loads((tmp_path / "info.json").read_text())["documents"] == 10
+    left = set((tmp_path / "files.txt").read_text().split())
+    assert not any(name.endswith(".tmp") or name.endswith("-2.faiss") for name in left), left  # no half files
+
+
+def children(pid: int) -> list[int]:
+    path = f"/proc/{pid}/task/{pid}/children"
+    try:
+        with open(path) as fh:
+            return [int(c) for c in fh.read().split()]
+    except OSError:
+        return []
+
+
+def cmdline(pid: int) -> bytes:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as fh:
+            return fh.read()
+    except OSError:  # gone already
+        return b""
+
+
+@pytest.mark.slow
+def test_ask_with_the_llm_worker_killed_mid_answer_is_one_line_and_exit_1(cli_index):
+    proc = subprocess.Popen([sys.executable, "-m", "briefqa", "ask", "Why did Baku open an embassy in Tel Aviv now?",
+                             "--index", str(cli_index), "--answer-mode", "llm", "--llm-max-tokens", "300"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    worker = None
+    while worker is None and time.monotonic() < deadline and proc.poll() is None:
+        worker = next((c for c in children(proc.pid) if b"briefqa.llm_worker" in cmdline(c)), None)
+        time.sleep(0.05)
+    assert worker is not None, "the CLI started no worker process"
+    time.sleep(1.0)  # loaded and reading the prompt
+    os.kill(worker, signal.SIGILL)
+    out, err = proc.communicate(timeout=120)
+    one_clear_error(subprocess.CompletedProcess(proc.args, proc.returncode, out, err),
+                    "The embedded LLM stopped (signal 4: illegal instruction", "extractive answers still work")

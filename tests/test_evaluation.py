@@ -8,7 +8,7 @@ import pytest
 import briefqa
 from briefqa import DatasetError
 from briefqa.dataset import read_dataset
-from briefqa.evaluate import EvalConfig, EvalReport, compare, evaluate, read_config
+from briefqa.evaluation import EvalConfig, EvalReport, compare, evaluate, read_config
 from conftest import SEED
 
 MULTIHOP_ITEMS = [

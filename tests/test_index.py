@@ -1,11 +1,12 @@
 """The on-disk index: verified on open, committed atomically, never pickled."""
 
+import errno
 import json
 
 import numpy as np
 import pytest
 
-from briefqa import IndexDamagedError, IndexMismatchError, IndexMissingError
+from briefqa import IndexDamagedError, IndexMismatchError, IndexMissingError, IndexWriteError
 from briefqa.index import MANIFEST, IndexStore
 
 
@@ -74,11 +75,11 @@ def test_a_crash_while_saving_leaves_the_previous_index_readable(tmp_path, monke
 
     def crash_on_manifest(path, data):
         if path.name == MANIFEST:
-            raise OSError("disk full")
+            raise OSError(errno.ENOSPC, "No space left on device")
         real(path, data)
 
     monkeypatch.setattr(index_mod, "atomic_write", crash_on_manifest)
-    with pytest.raises(OSError):
+    with pytest.raises(IndexWriteError, match=r"no room to write the index .* the index is as it was before"):
         store.save()
     monkeypatch.undo()
     reopened = IndexStore.open(tmp_path)

@@ -116,3 +116,68 @@ def test_a_second_writer_is_refused_while_another_process_writes(corpus, tmp_pat
         holder.kill()  # a writer that dies releases the lock with it
         holder.wait()
     assert briefqa.ingest(corpus, index=ix).added == 1
+
+
+# -- a save stopped after each file it writes (fault injection, not a random kill) ----------------------------
+class Crash(BaseException):
+    """Stands for the process dying: not an Exception, so no handler of briefqa's catches or cleans up."""
+
+
+def stop_after(n: int, seen: list):
+    def file_written(path):
+        seen.append(path.name)
+        if len(seen) == n:
+            raise Crash(path.name)
+    return file_written
+
+
+EXTRA = """---
+title: Harbour cranes return to Valletta
+source: Island Courier
+published_at: 2023-12-02
+---
+Malta's main container port reopened its northern quay after a three-month refit of its cranes.
+"""
+
+
+def add_article(corpus):
+    (corpus / "cranes.md").write_text(EXTRA, encoding="utf-8")
+    return {"prune": False, "rebuild": False}
+
+
+def remove_article(corpus):
+    (corpus / "08-ecb-rates.md").unlink()
+    return {"prune": True, "rebuild": False}
+
+
+def rebuild_smaller(corpus):
+    return {"prune": False, "rebuild": True, "chunk_size": 64}
+
+
+@pytest.mark.parametrize("change", [add_article, remove_article, rebuild_smaller], ids=["ingest", "prune", "rebuild"])
+def test_a_save_stopped_after_any_file_it_writes_leaves_the_previous_index_answering(corpus, tmp_path, monkeypatch,
+                                                                                      change):
+    import briefqa.index as index_module
+
+    base = tmp_path / "base"
+    briefqa.ingest(corpus, index=base)
+    before = sorted(d.title for d in briefqa.info(str(base), documents=True).documents_list)
+    kwargs = change(corpus)
+    points: list[str] = []
+    monkeypatch.setattr(index_module, "_file_written", lambda path: points.append(path.name))
+    briefqa.ingest(corpus, index=shutil.copytree(base, tmp_path / "dry-run"), **kwargs)
+    assert points[-1] == "manifest.json" and len(points) >= 4  # vectors, chunks, lexical, then the commit
+    for n in range(1, len(points)):  # stop after each file written before the commit
+        ix = shutil.copytree(base, tmp_path / f"stopped-{n}")
+        monkeypatch.setattr(index_module, "_file_written", stop_after(n, []))
+        with pytest.raises(Crash):
+            briefqa.ingest(corpus, index=ix, **kwargs)
+        monkeypatch.setattr(index_module, "_file_written", lambda path: None)
+        qa = briefqa.BriefQA.open(ix)
+        assert sorted(d.title for d in qa.info(documents=True).documents_list) == before, (change.__name__, n)
+        answer = qa.ask("Why did Baku open an embassy in Tel Aviv?")
+        assert not answer.abstained and "Caspian Brief" in answer.citations[0].passage.label()
+        # The next run finishes the job and leaves no file of the stopped one behind.
+        briefqa.ingest(corpus, index=ix, **kwargs)
+        names = {p.name for p in ix.iterdir()}
+        assert len({n.split(".")[0] for n in names if n[0] != "." and n != "manifest.json"}) == 3, names

@@ -6,38 +6,34 @@ The public API is the list below; everything else is importable from its module 
 >>> briefqa.ingest(["corpus/"], index="index/")
 >>> qa = briefqa.BriefQA.open("index/")
 >>> qa.ask("Why did Baku open an embassy in Tel Aviv now?").text
+
+Importing the package loads nothing and changes nothing in the host process: each name is imported from its
+module on first use (PEP 562), so ``briefqa info`` or a worker process does not pay for LangChain or torch.
 """
 
-from . import _env  # noqa: F401  (offline switches first)
-from .api import AnswerStream, BriefQA
-from .errors import (
-    BackendError,
-    BriefQAError,
-    ConfigError,
-    CorpusError,
-    DatasetError,
-    FilterError,
-    IndexBusyError,
-    IndexDamagedError,
-    IndexMismatchError,
-    IndexMissingError,
-    QuestionError,
-)
-from .evaluate import EvalConfig, EvalReport, evaluate
-from .index import IndexStore
-from .ingest import ingest
-from .load import clean_text, load_file
-from .records import Answer, AnswerSentence, Citation, Document, IndexInfo, IngestReport, Passage, Skipped
-from .retrieve import Filters, IndexRetriever
-from .settings import Settings, load_settings
+from __future__ import annotations
 
-
-def info(index: str = "index", documents: bool = False) -> IndexInfo:
-    """What an index holds, without loading any model."""
-    return IndexStore.open(index).info(with_documents=documents)
-
+import importlib
+from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
+
+#: Public name -> the module that defines it.
+_EXPORTS = {
+    "AnswerStream": "api", "BriefQA": "api",
+    "BackendError": "errors", "BriefQAError": "errors", "ConfigError": "errors", "CorpusError": "errors",
+    "DatasetError": "errors", "FilterError": "errors", "IndexBusyError": "errors", "IndexDamagedError": "errors",
+    "IndexMismatchError": "errors", "IndexMissingError": "errors", "IndexWriteError": "errors",
+    "QuestionError": "errors",
+    "EvalConfig": "evaluation", "EvalReport": "evaluation", "evaluate": "evaluation",
+    "IndexStore": "index",
+    "ingest": "ingestion",
+    "clean_text": "load", "load_file": "load",
+    "Answer": "records", "AnswerSentence": "records", "Citation": "records", "Document": "records",
+    "IndexInfo": "records", "IngestReport": "records", "Passage": "records", "Skipped": "records",
+    "Filters": "retrieve", "IndexRetriever": "retrieve",
+    "Settings": "settings", "load_settings": "settings",
+}
 
 __all__ = [
     "Answer",
@@ -61,6 +57,8 @@ __all__ = [
     "IndexMismatchError",
     "IndexMissingError",
     "IndexRetriever",
+    "IndexStore",
+    "IndexWriteError",
     "IngestReport",
     "Passage",
     "QuestionError",
@@ -73,3 +71,47 @@ __all__ = [
     "load_file",
     "load_settings",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'briefqa' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})
+
+
+def info(index: str = "index", documents: bool = False):
+    """What an index holds (an :class:`IndexInfo`), without loading any model."""
+    from .index import IndexStore
+
+    return IndexStore.open(index).info(with_documents=documents)
+
+
+if TYPE_CHECKING:  # for type checkers and IDEs: the same names, imported eagerly
+    from .api import AnswerStream, BriefQA
+    from .errors import (
+        BackendError,
+        BriefQAError,
+        ConfigError,
+        CorpusError,
+        DatasetError,
+        FilterError,
+        IndexBusyError,
+        IndexDamagedError,
+        IndexMismatchError,
+        IndexMissingError,
+        IndexWriteError,
+        QuestionError,
+    )
+    from .evaluation import EvalConfig, EvalReport, evaluate
+    from .index import IndexStore
+    from .ingestion import ingest
+    from .load import clean_text, load_file
+    from .records import Answer, AnswerSentence, Citation, Document, IndexInfo, IngestReport, Passage, Skipped
+    from .retrieve import Filters, IndexRetriever
+    from .settings import Settings, load_settings

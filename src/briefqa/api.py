@@ -11,13 +11,14 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from .answer import backend_error, extractive_answer, format_context, generation_chain
+from .answer import extractive_answer, format_context, generation_chain
 from .cite import check_citations
 from .errors import QuestionError
 from .index import IndexStore
+from .llm import backend_error
 from .records import Answer, IndexInfo, Passage
 from .retrieve import Filters, IndexRetriever, Reranker, Retrieval, Retriever
-from .settings import Settings, load_settings
+from .settings import Settings, load_settings, pin_to_index
 
 
 class AnswerStream:
@@ -77,8 +78,18 @@ class BriefQA:
     def __init__(self, store: IndexStore, embedder, settings: Settings, reranker: Reranker | None = None) -> None:
         self.store = store
         self.embedder = embedder
-        self.settings = settings
+        m = store.manifest
+        #: What the index fixed when it was built: questions are searched the same way.
+        self.built = {"chunk_size": m.chunk_size, "chunk_overlap": m.chunk_overlap, "embed_runtime": embedder.runtime,
+                      "index_prefix": m.index_prefix, "lexical_stemmer": m.lexical_stemmer}
+        self.settings = pin_to_index(settings, self.built, str(store.path))
         self.retriever = Retriever(store, embedder, reranker)
+
+    def with_settings(self, **overrides: Any) -> Settings:
+        """This instance's settings with ``overrides`` (a conflict with the index is a :class:`ConfigError`)."""
+        if not overrides:
+            return self.settings
+        return pin_to_index(self.settings.replace(**overrides), self.built, str(self.store.path))
 
     @classmethod
     def open(cls, index: str | Path | None = None, *, settings: Settings | None = None,
@@ -94,8 +105,9 @@ class BriefQA:
         path = Path(index if index is not None else settings.index)
         embedder = embedder_for_index(path)  # refuses a missing index or one of another model, before loading
         store = IndexStore.open(path, embedder=embedder.id)
+        qa = cls(store, embedder, settings.replace(origin=settings.origin("index"), index=str(path)), reranker)
         embedder.encode_query("warm-up")  # load the model now, not inside the first question's timings
-        return cls(store, embedder, settings.replace(index=str(path)), reranker)
+        return qa
 
     # -- questions ----------------------------------------------------------------------------------------
     def _check_question(self, question: str, settings: Settings) -> str:
@@ -110,7 +122,7 @@ class BriefQA:
     def retrieve(self, question: str, k: int | None = None, *, sources=None, date_from=None,
                  date_to=None, **overrides: Any) -> list[Passage]:
         """The ``k`` passages that best match ``question``, best first, optionally filtered."""
-        settings = self.settings.replace(**overrides)
+        settings = self.with_settings(**overrides)
         question = self._check_question(question, settings)
         return self.retriever.retrieve(question, settings, Filters.of(sources, date_from, date_to), k=k)
 
@@ -118,7 +130,7 @@ class BriefQA:
                 **overrides: Any) -> Retrieval:
         """Retrieve and say how: the question's recognised publications, dates and parts, the filters that
         fired or fell back, and each passage's dense, lexical and per-part ranks."""
-        settings = self.settings.replace(**overrides)
+        settings = self.with_settings(**overrides)
         question = self._check_question(question, settings)
         return self.retriever.explain(question, settings, Filters.of(sources, date_from, date_to), k=k)
 
@@ -129,7 +141,7 @@ class BriefQA:
         ``passages`` answers from these passages instead of retrieving (the evaluator retrieves once for
         both its retrieval metrics and the answer).
         """
-        settings = self.settings.replace(**overrides)
+        settings = self.with_settings(**overrides)
         question = self._check_question(question, settings)
         return AnswerStream(self, question, settings, Filters.of(sources, date_from, date_to), passages)
 

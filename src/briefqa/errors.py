@@ -33,6 +33,10 @@ class IndexBusyError(BriefQAError):
     """Another process is writing the same index."""
 
 
+class IndexWriteError(BriefQAError):
+    """The index cannot be written (no space left, read-only directory); the previous state is kept."""
+
+
 class IndexMismatchError(BriefQAError):
     """The index was built with another embedder or other chunking parameters."""
 

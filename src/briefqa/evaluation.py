@@ -29,7 +29,7 @@ from .cite import parse_markers
 from .dataset import NULL_ANSWER, Dataset, EvalItem, read_dataset
 from .errors import BriefQAError, DatasetError
 from .index import atomic_write
-from .settings import Settings, load_settings, read_toml
+from .settings import ARGUMENT, SECRETS, Settings, load_settings, read_toml
 
 log = logging.getLogger(__name__)
 
@@ -59,14 +59,22 @@ class EvalConfig:
 
     name: str
     overrides: dict[str, Any] = field(default_factory=dict)
+    origin: str = ARGUMENT  # where the overrides came from (a TOML file), for messages
 
     def settings(self, base: Settings) -> Settings:
-        return base.replace(**self.overrides)
+        return base.replace(origin=self.origin, **self.overrides)
+
+    @property
+    def shown(self) -> dict[str, Any]:
+        """The overrides as reports show them: secrets masked."""
+        return {k: "**********" if k in SECRETS else v for k, v in self.overrides.items()}
 
     @property
     def key(self) -> str:
-        """Identifies results on disk: the same name with other settings is another configuration."""
-        blob = json.dumps({"name": self.name, **self.overrides}, sort_keys=True)
+        """Identifies results on disk: the same name with other settings is another configuration. Secrets
+        are left out, so that not even their hash is written."""
+        blob = json.dumps({"name": self.name, **{k: v for k, v in self.overrides.items() if k not in SECRETS}},
+                          sort_keys=True, default=str)
         return hashlib.sha256(blob.encode()).hexdigest()[:12]
 
 
@@ -75,8 +83,8 @@ def read_config(path: str | Path) -> EvalConfig:
     path = Path(path)
     raw = read_toml(path)
     name = str(raw.pop("name", "") or path.stem)
-    load_settings(None, **raw)  # validate now: a typo fails before hours of evaluation, not after
-    return EvalConfig(name=name, overrides=raw)
+    load_settings(None, origin=str(path), **raw)  # validate now: a typo fails before hours of evaluation
+    return EvalConfig(name=name, overrides=raw, origin=str(path))
 
 
 # -- running ------------------------------------------------------------------------------------------------
@@ -146,10 +154,10 @@ def evaluate(dataset: str | Path | Dataset, index: str | Path | None = None,
                for i, c in enumerate(configs or [EvalConfig("default")])]
     if len({c.name for c in configs}) != len(configs):
         raise DatasetError("Two configurations share a name; give each a unique `name`.")
-    for c in configs:
-        c.settings(base)  # validate every configuration before the first question
     items = data.items[:limit] if limit else data.items
     qa = BriefQA.open(index if index is not None else base.index, settings=base)
+    # Every configuration is checked (values, and against the index) before the first question.
+    config_settings = {c.key: qa.with_settings(origin=c.origin, **c.overrides) for c in configs}
     warnings = [w for w in [_evidence_warning(data, qa.store)] if w]
     for w in warnings:
         log.warning("%s", w)
@@ -169,7 +177,7 @@ def evaluate(dataset: str | Path | Dataset, index: str | Path | None = None,
     try:
         with tqdm(total=len(todo), unit="q", desc="evaluating", disable=not show, file=sys.stderr) as bar:
             for config, item in todo:
-                s = config.settings(base)
+                s = config_settings[config.key]
                 t0 = time.perf_counter()
                 passages = qa.retriever.retrieve(item.question, s, k=max(RETRIEVAL_K, s.k))
                 timings = {"retrieve": time.perf_counter() - t0}
@@ -197,8 +205,8 @@ def evaluate(dataset: str | Path | Dataset, index: str | Path | None = None,
         dataset={"path": data.path, "format": data.format, "sha256": data.sha256, "questions": len(items),
                  "types": sorted({i.type for i in items})},
         index=_index_summary(qa),
-        configs=[_aggregate(c, base, [r for r in records if r["config_key"] == c.key and r["id"] in keep])
-                 for c in configs],
+        configs=[_aggregate(c, config_settings[c.key],
+                            [r for r in records if r["config_key"] == c.key and r["id"] in keep]) for c in configs],
         retrieval_only=retrieval_only, limit=limit, versions=_versions(), git_commit=_git_commit(),
         created_at=datetime.now(UTC).isoformat(timespec="seconds"), warnings=warnings)
     if out_dir:
@@ -291,10 +299,10 @@ class ConfigResult:
     totals_ms: list[float] = field(default_factory=list)
 
 
-def _aggregate(config: EvalConfig, base: Settings, records: list[dict]) -> ConfigResult:
+def _aggregate(config: EvalConfig, settings: Settings, records: list[dict]) -> ConfigResult:
     types = sorted({r["type"] for r in records})
     return ConfigResult(
-        name=config.name, settings=config.settings(base).model_dump(), overrides=dict(config.overrides),
+        name=config.name, settings=settings.public(), overrides=config.shown,
         metrics=score_records(records),
         by_type={t: score_records(r for r in records if r["type"] == t) for t in types},
         totals_ms=[r["timings"]["total"] * 1000 for r in records])
@@ -381,19 +389,20 @@ def _table(rows: Sequence[tuple[str, dict[str, float]]], names: Sequence[str]) -
 
 
 def _charts(report: EvalReport, out: Path) -> None:
-    """metrics.png (per configuration), by_type.png (Hits@10 and answers per type), latency.png."""
-    import matplotlib
+    """metrics.png (per configuration), by_type.png (Hits@10 and answers per type), latency.png.
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    Figures are made without pyplot, so that writing a chart never switches the host's matplotlib backend.
+    """
     import numpy as np
+    from matplotlib.figure import Figure
 
     configs = report.configs
     width = 0.8 / max(len(configs), 1)
 
     def bars(path: Path, labels: list[str], values, title: str, inch_per_label: float) -> None:
         # One group of bars per label, one bar per configuration; values(config) gives its bar heights.
-        fig, ax = plt.subplots(figsize=(max(6, inch_per_label * len(labels)), 4))
+        fig = Figure(figsize=(max(6, inch_per_label * len(labels)), 4))
+        ax = fig.subplots()
         for i, c in enumerate(configs):
             ax.bar(np.arange(len(labels)) + i * width, values(c), width, label=c.name)
         ax.set_xticks(np.arange(len(labels)) + width * (len(configs) - 1) / 2, labels, rotation=20)
@@ -402,7 +411,6 @@ def _charts(report: EvalReport, out: Path) -> None:
         ax.legend(fontsize=8)
         fig.tight_layout()
         fig.savefig(path, dpi=110)
-        plt.close(fig)
 
     names = [n for n in ("hits_at_10", "hits_at_4", "mrr_at_10", "map_at_10", "answer_upstream", "answer_strict",
                          "cited_evidence") if any(n in c.metrics for c in configs)]
@@ -413,7 +421,8 @@ def _charts(report: EvalReport, out: Path) -> None:
     bars(out / "by_type.png", [t or "(none)" for t in types],
          lambda c: [c.by_type.get(t, {}).get(key, 0) for t in types], f"{key} per question type", 1.2)
 
-    fig, ax = plt.subplots(figsize=(6, 4))
+    fig = Figure(figsize=(6, 4))
+    ax = fig.subplots()
     data = [c.totals_ms or [0] for c in configs]
     ax.boxplot(data, showfliers=False)
     ax.set_xticks(range(1, len(configs) + 1), [c.name for c in configs], rotation=20)
@@ -421,7 +430,6 @@ def _charts(report: EvalReport, out: Path) -> None:
     ax.set_title("Latency")
     fig.tight_layout()
     fig.savefig(out / "latency.png", dpi=110)
-    plt.close(fig)
 
 
 def compare(a: str | Path, b: str | Path) -> str:

@@ -7,23 +7,26 @@ Layout of an index directory::
     chunks-<gen>.jsonl       one chunk a line: id, doc_id, start, end, text
     lexical-<gen>/           the bm25s index over the same chunks, in chunk-id order (JSON and .npy)
 
-A save writes new ``<gen>`` files beside the old ones, then replaces ``manifest.json`` atomically
-(write aside, fsync, rename). A crash at any moment leaves a manifest that names complete files, so the
-previous index stays readable. Writers hold ``.write.lock`` (an advisory ``flock``) from reading the manifest to
-committing the new one, so two processes (a CLI ingest and a chat upload) cannot overwrite each other's
-documents; readers never wait. Files are checked against the sizes and SHA-256 the manifest records, and a
-mismatch refuses the index instead of half-reading it. Nothing is pickled.
+A save writes new ``<gen>`` files beside the old ones, numbered above every generation on disk (so a rebuild
+never writes over the live files), then replaces ``manifest.json`` atomically (write aside, fsync, rename).
+A crash at any moment leaves a manifest that names complete files, so the previous index stays readable; a
+full disk or a read-only directory is one :class:`~briefqa.errors.IndexWriteError` and the same. Writers
+hold ``.write.lock`` (an advisory ``flock``) from reading the manifest to committing the new one, so two
+processes (a CLI ingest and a chat upload) cannot overwrite each other's documents; readers never wait and
+never write, so a read-only index answers questions. Files are checked against the sizes and SHA-256 the
+manifest records, and a mismatch refuses the index instead of half-reading it. Nothing is pickled.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import hashlib
 import json
 import os
+import secrets
 import shutil
-import tempfile
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -32,13 +35,11 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, Field, ValidationError
 
-from .errors import IndexBusyError, IndexDamagedError, IndexMismatchError, IndexMissingError
+from .errors import IndexBusyError, IndexDamagedError, IndexMismatchError, IndexMissingError, IndexWriteError
 from .lexical import LexicalIndex
 from .records import DocumentInfo, IndexInfo, Passage
 
 FORMAT_VERSION = 1
-_UMASK = os.umask(0)
-os.umask(_UMASK)
 MANIFEST = "manifest.json"
 LOCK = ".write.lock"
 
@@ -106,12 +107,20 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
+def _file_written(path: Path) -> None:
+    """Called after each file or directory a save has written, before the manifest names it.
+
+    Does nothing; the crash-safety tests replace it to stop a save at each of these points in turn.
+    """
+
+
 def atomic_write(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` so that readers see the old content or the new, never a part."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
+    # Mode 0o666 through os.open lets the process's umask decide the permissions, as for any other file.
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     try:
-        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; the index should read like any other file
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
@@ -138,9 +147,13 @@ def write_lock(path: str | Path):
     """
     path = Path(path)
     created = not path.exists()
-    path.mkdir(parents=True, exist_ok=True)
     try:
-        with open(path / LOCK, "a") as fh:
+        path.mkdir(parents=True, exist_ok=True)
+        fh = open(path / LOCK, "a")  # noqa: SIM115  (held for the whole block)
+    except OSError as exc:
+        raise write_error(path, exc) from None
+    try:
+        with fh:
             try:
                 fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
@@ -150,6 +163,45 @@ def write_lock(path: str | Path):
     finally:
         if created and not (path / MANIFEST).exists():
             shutil.rmtree(path, ignore_errors=True)
+
+
+def write_error(path: Path, exc: OSError) -> IndexWriteError:
+    """One sentence for an index that cannot be written, saying that nothing was lost."""
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+        return IndexWriteError(f"There is no room to write the index at {path} ({exc.strerror}); free some disk "
+                               "space and run this again — the index is as it was before.")
+    if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return IndexWriteError(f"The index at {path} cannot be written ({exc.strerror}); questions still work, "
+                               "but to add articles make the directory writable or choose another --index.")
+    return IndexWriteError(f"Writing the index at {path} failed ({exc.strerror or exc}); the index is as it "
+                           "was before; check the disk and run this again.")
+
+
+def _generation_of(path: Path) -> int | None:
+    stem = path.name.split(".")[0]
+    tail = stem.rsplit("-", 1)[-1]
+    return int(tail) if tail.isdigit() else None
+
+
+def _live_generation(path: Path) -> int:
+    """The highest generation any file in the directory carries, committed or left by a crashed save."""
+    if not path.is_dir():
+        return 0
+    return max((g for f in path.iterdir() if (g := _generation_of(f)) is not None), default=0)
+
+
+def _remove_generation(path: Path, gen: int) -> None:
+    """Best effort: remove the files of a generation whose save failed (the manifest never named them)."""
+    for name in (f"vectors-{gen}.faiss", f"chunks-{gen}.jsonl", f"lexical-{gen}"):
+        target = path / name
+        with contextlib.suppress(OSError):
+            if target.is_dir():
+                shutil.rmtree(target)
+            elif target.exists():
+                target.unlink()
+    for tmp in path.glob(".*.tmp") if path.is_dir() else []:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
 
 
 def _new_faiss(dimension: int):
@@ -264,12 +316,24 @@ class IndexStore:
             self.chunks.pop(cid, None)
 
     def save(self) -> None:
-        """Commit: write new data files, then atomically point the manifest at them, then drop old files."""
+        """Commit: write new data files, then atomically point the manifest at them, then drop old files.
+
+        Raises :class:`IndexWriteError` when the disk is full or the directory read-only; the index on disk
+        is then exactly as it was, and this store keeps its unsaved changes.
+        """
+        gen = max(self.manifest.generation, _live_generation(self.path)) + 1
+        try:
+            self._write_generation(gen)
+        except OSError as exc:
+            _remove_generation(self.path, gen)
+            raise write_error(self.path, exc) from None
+        self._drop_stale(gen)
+
+    def _write_generation(self, gen: int) -> None:
         import faiss
 
         self.path.mkdir(parents=True, exist_ok=True)
         m = self.manifest
-        gen = m.generation + 1
         ordered = sorted(self.chunks.values(), key=lambda c: c.id)
         blobs = {
             "vectors": (f"vectors-{gen}.faiss", faiss.serialize_index(self.vectors).tobytes()),
@@ -279,28 +343,32 @@ class IndexStore:
         files = {}
         for role, (name, data) in blobs.items():
             atomic_write(self.path / name, data)
+            _file_written(self.path / name)
             files[role] = FileEntry(name=name, size=len(data), sha256=hashlib.sha256(data).hexdigest())
-        self.lexical = LexicalIndex.build([self.lexical_text(c) for c in ordered], [c.id for c in ordered],
-                                          m.lexical_stemmer)
-        lexical_dir = f"lexical-{gen}"
-        shutil.rmtree(self.path / lexical_dir, ignore_errors=True)
-        self.lexical.save(self.path / lexical_dir)
-        for f in sorted((self.path / lexical_dir).glob("*.*")):
-            files[f"lexical/{f.name}"] = FileEntry(name=f"{lexical_dir}/{f.name}", size=f.stat().st_size,
+        lexical = LexicalIndex.build([self.lexical_text(c) for c in ordered], [c.id for c in ordered],
+                                     m.lexical_stemmer)
+        lexical_dir = self.path / f"lexical-{gen}"
+        shutil.rmtree(lexical_dir, ignore_errors=True)  # a crashed save's leftovers: never the live generation
+        lexical.save(lexical_dir)
+        _file_written(lexical_dir)
+        for f in sorted(lexical_dir.glob("*.*")):
+            files[f"lexical/{f.name}"] = FileEntry(name=f"{lexical_dir.name}/{f.name}", size=f.stat().st_size,
                                                    sha256=_sha256(f))
         new_manifest = m.model_copy(update={"generation": gen, "files": files, "updated_at": _now()})
         atomic_write(self.path / MANIFEST, new_manifest.model_dump_json(indent=1).encode("utf-8"))
-        self.manifest = new_manifest
-        # Drop what no manifest names any more: older generations and leftovers of a crashed save.
-        keep = {blobs["vectors"][0], blobs["chunks"][0], lexical_dir}
+        _file_written(self.path / MANIFEST)
+        self.manifest, self.lexical = new_manifest, lexical
+
+    def _drop_stale(self, gen: int) -> None:
+        """Drop what the manifest no longer names: older generations and leftovers of crashed saves."""
         for stale in self.path.iterdir():
-            if stale.name.startswith(("vectors-", "chunks-", "lexical-")) and stale.name not in keep:
-                if stale.is_dir():
-                    shutil.rmtree(stale, ignore_errors=True)
-                else:
-                    stale.unlink(missing_ok=True)
-            elif stale.name.startswith(".") and stale.name.endswith(".tmp"):
-                stale.unlink(missing_ok=True)
+            old = stale.name.startswith(("vectors-", "chunks-", "lexical-")) and _generation_of(stale) != gen
+            if old or (stale.name.startswith(".") and stale.name.endswith(".tmp")):
+                with contextlib.suppress(OSError):
+                    if stale.is_dir():
+                        shutil.rmtree(stale)
+                    else:
+                        stale.unlink()
 
     def lexical_text(self, chunk: ChunkRecord) -> str:
         if self.manifest.index_prefix in ("lexical", "both"):

