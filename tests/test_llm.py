@@ -4,6 +4,7 @@ Real llama.cpp, real signals: SIGILL is what an AMX build gets on hosts that adv
 what the kernel's out-of-memory killer sends, SIGSTOP a stand-in for a hang.
 """
 
+import json
 import os
 import shutil
 import signal
@@ -106,3 +107,26 @@ def test_files_that_are_not_usable_gguf_models_are_one_clear_error(seed_qa, tmp_
     broken.write_bytes(b"GGUF" + os.urandom(4096))
     with pytest.raises(BackendError, match=r"could not load broken\.gguf"):
         seed_qa.ask(QUESTION, answer_mode="llm", llm_model=str(broken))
+
+
+def test_a_missing_llama_cpp_says_how_far_its_build_is(seed_qa, tmp_path, monkeypatch):
+    # A stand-in module that fails to import, first on the worker's path: what the worker meets while
+    # scripts/install.py still compiles llama.cpp in the background.
+    fake = tmp_path / "fake"
+    fake.mkdir()
+    (fake / "llama_cpp.py").write_text("raise ImportError('No module named llama_cpp (fake, for this test)')\n")
+    monkeypatch.setenv("PYTHONPATH", str(fake))
+    monkeypatch.setenv("BRIEFQA_CACHE", str(tmp_path / "cache"))
+    model = tmp_path / "other.gguf"  # another worker than the one the other tests share
+    shutil.copy(packaged_gguf(), model)
+    with pytest.raises(BackendError, match=r"llama-cpp-python is not installed; run `python scripts/install\.py"):
+        seed_qa.ask(QUESTION, answer_mode="llm", llm_model=str(model))
+    status = tmp_path / "cache" / "llama-build.json"
+    status.parent.mkdir()
+    status.write_text(json.dumps({"state": "building", "pid": os.getpid(), "done": 41, "total": 83, "eta_s": 130}))
+    with pytest.raises(BackendError, match=r"still being compiled in the background \(step 41 of 83, about 2 min"):
+        seed_qa.ask(QUESTION, answer_mode="llm", llm_model=str(model))
+    status.write_text(json.dumps({"state": "failed", "pid": 1, "log": "/tmp/x.log"}))
+    with pytest.raises(BackendError, match=r"failed \(log: /tmp/x\.log\); run `python scripts/install\.py"):
+        seed_qa.ask(QUESTION, answer_mode="llm", llm_model=str(model))
+    assert not seed_qa.ask(QUESTION).abstained

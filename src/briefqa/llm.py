@@ -99,6 +99,39 @@ def _hint(returncode: int) -> str:
     return ""
 
 
+def build_status() -> dict[str, Any]:
+    """What ``scripts/install.py`` last reported about compiling llama.cpp (empty when it never ran)."""
+    from .embed import cache_dir
+
+    try:
+        return json.loads((cache_dir() / "llama-build.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+
+
+def _running(pid: Any) -> bool:
+    try:
+        os.kill(int(pid), 0)
+    except (OSError, TypeError, ValueError):
+        return False
+    return True
+
+
+def llama_missing(status: dict[str, Any]) -> BackendError:
+    """The sentence for a worker that found no llama-cpp-python, given the build's ``status``."""
+    if status.get("state") == "building" and _running(status.get("pid")):
+        done, total, eta = status.get("done"), status.get("total"), status.get("eta_s")
+        where = f"step {done} of {total}, about {max(1, round(eta / 60))} min left" if total and eta else "starting"
+        return BackendError(f"The embedded LLM is still being compiled in the background ({where}); ask again "
+                            f"then, or use answer_mode 'extractive' meanwhile.")
+    if status.get("state") == "failed":
+        return BackendError(f"Compiling llama.cpp for the embedded LLM failed (log: {status.get('log')}); run "
+                            f"`python scripts/install.py --llama-only` to try again; {STILL_WORKS}.")
+    return BackendError("llama-cpp-python is not installed; run `python scripts/install.py --llama-only` (it "
+                        "compiles llama.cpp, about 4 minutes) or use an OpenAI-compatible server; "
+                        f"{STILL_WORKS}.")
+
+
 class LlamaWorker:
     """One llama.cpp worker process for one GGUF file: started on demand, one generation at a time, restarted
     after it dies. Shared by every thread of the process (the chat's sessions queue for it)."""
@@ -129,6 +162,9 @@ class LlamaWorker:
         threading.Thread(target=self._read, args=(proc.stdout, lines), daemon=True).start()
         threading.Thread(target=self._drain_stderr, args=(proc.stderr,), daemon=True).start()
         first = self._next(timeout, "starting")
+        if first.get("kind") == "missing":
+            self._stop()
+            raise llama_missing(build_status())
         if first.get("kind") == "load":
             self._stop()
             raise BackendError(f"The embedded LLM could not load {self.model.name} ({first['error'][:200]}); "

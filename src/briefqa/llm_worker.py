@@ -8,7 +8,7 @@ a pipe, one JSON object per line::
     worker -> {"ready": true, "model": PATH, "n_ctx": N}          once, after loading the model
     parent -> {"messages": [...], "max_tokens": N, "temperature": T, "stop": [...]}
     worker -> {"token": "..."} ... then {"done": true, "finish_reason": "stop"}
-           or {"error": "...", "kind": "context" | "load" | "generate"}
+           or {"error": "...", "kind": "context" | "load" | "generate" | "missing"}
 
 The protocol uses a private copy of the original stdout; file descriptor 1 itself is pointed at stderr, so
 whatever llama.cpp prints from C cannot corrupt it. The worker exits when its stdin closes (the parent is
@@ -107,6 +107,11 @@ def main(argv: list[str] | None = None) -> int:
     _die_with_parent()
     out = _protocol_stream()
     threads = args.n_threads or len(os.sched_getaffinity(0))
+    try:
+        import llama_cpp  # noqa: F401  (not there while scripts/install.py still compiles it)
+    except ImportError as exc:
+        _send(out, {"error": str(exc), "kind": "missing"})
+        return 1
     try:
         llm = _load(args.model, args.n_ctx, threads)
     except Exception as exc:
