@@ -93,8 +93,8 @@ def describe_exit(returncode: int) -> str:
 
 def _hint(returncode: int) -> str:
     if returncode == -signal.SIGILL:
-        return (" — this llama.cpp build uses instructions the CPU cannot run; reinstall it with "
-                "`python scripts/install_llama_cpp.py`")
+        return (" — this llama.cpp build uses instructions the CPU cannot run; replace it with the portable "
+                "build: `python scripts/install.py --llama-only`")
     if returncode == -signal.SIGKILL:
         return ", most often by the out-of-memory killer"
     return ""
@@ -143,6 +143,7 @@ class LlamaWorker:
         self._proc: subprocess.Popen | None = None
         self._lines: queue.Queue[dict | None] = queue.Queue()
         self._stderr: deque[str] = deque(maxlen=30)
+        self._stderr_reader: threading.Thread | None = None
         self.starts = 0  # processes started so far: 1 + the restarts
         self.tokens = 0  # tokens received so far, over every generation
 
@@ -161,7 +162,8 @@ class LlamaWorker:
         self._stderr.clear()
         self.starts += 1
         threading.Thread(target=self._read, args=(proc.stdout, lines), daemon=True).start()
-        threading.Thread(target=self._drain_stderr, args=(proc.stderr,), daemon=True).start()
+        self._stderr_reader = threading.Thread(target=self._drain_stderr, args=(proc.stderr,), daemon=True)
+        self._stderr_reader.start()
         first = self._next(timeout, "starting")
         if first.get("kind") == "missing":
             self._stop()
@@ -194,10 +196,13 @@ class LlamaWorker:
         proc.wait()
 
     def _died(self, doing: str) -> BackendError:
-        proc = self._proc
+        proc, self._proc = self._proc, None
         code = proc.wait() if proc else 0
-        self._proc = None
-        return BackendError(f"The embedded LLM stopped ({describe_exit(code)}{_hint(code)}) while {doing}; "
+        if self._stderr_reader is not None:
+            self._stderr_reader.join(timeout=2)  # its last lines
+        # A Python-level failure (exit status > 0) says why on stderr; a signal leaves nothing to quote.
+        said = f": {self._stderr[-1][:160]}" if code > 0 and self._stderr else ""
+        return BackendError(f"The embedded LLM stopped ({describe_exit(code)}{said}{_hint(code)}) while {doing}; "
                             f"it restarts with the next question, and {STILL_WORKS}.")
 
     def _next(self, timeout: float, doing: str) -> dict:
