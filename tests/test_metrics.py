@@ -4,7 +4,14 @@ import math
 
 import pytest
 
-from briefqa.metrics import percentile, retrieval_scores, strict_correct, upstream_correct
+from briefqa.metrics import (
+    answer_contains,
+    percentile,
+    retrieval_scores,
+    short_answer_exact,
+    strict_correct,
+    upstream_correct,
+)
 
 A, B = "Baku opened an embassy", "Israel opened one in 1993"
 
@@ -82,3 +89,19 @@ def test_strict(answer, gold, aliases, ok):
 def test_percentile_is_nearest_rank():
     xs = list(range(1, 101))
     assert (percentile(xs, 50), percentile(xs, 95), percentile([], 50)) == (50, 95, 0)
+
+
+def test_answer_contains_the_gold_or_an_alias_whatever_the_quotes_and_case():
+    assert answer_contains("Revenue was $9.3 billion, up 11%.", "$9.3 billion")
+    assert answer_contains("It operates primarily in the Midwest—but also…", "the Midwest")
+    assert answer_contains("McRae’s “Greedy” went viral.", "greedy")
+    assert answer_contains("Palmer cost about $A82 million.", "eighty-two", aliases=("$A82 million",))
+    assert not answer_contains("Revenue was $9.3 billion.", "$9.4 billion")
+    assert not answer_contains("anything", None)
+
+
+def test_short_answer_exact_normalises_like_squad():
+    assert short_answer_exact("The Midwest.", "the Midwest")
+    assert short_answer_exact("Ella Toone", "Ella Toone’s", aliases=("Ella Toone",))
+    assert not short_answer_exact("Toone", "Ella Toone")
+    assert not short_answer_exact(None, "Ella Toone")

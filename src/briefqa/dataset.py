@@ -7,7 +7,11 @@ Three formats are read as they are:
 * **seed**: a JSON list of ``{id, question, type, answer, aliases, evidence, answerable}``;
 * **jsonl**: one JSON object a line, for anyone's own questions: ``question`` (required), and optionally
   ``id``, ``answer``, ``aliases``, ``evidence`` (exact substrings of the corpus), ``type`` and
-  ``answerable`` (default: true when an answer or evidence is given).
+  ``answerable`` (default: true when an answer or evidence is given);
+* **conversations**: JSON lines of ``{turns: [{question, answer, evidence}, ...], title?, source?}`` (the
+  natural follow-up set): every turn is an item of type ``first_turn`` or ``follow_up`` that knows its
+  conversation and the questions asked before it, so that the evaluator asks them in order, as the chat
+  would, follow-ups rewritten.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from typing import Any
 
 from .errors import DatasetError
 
-FORMATS = ("multihop-rag", "seed", "jsonl")
+FORMATS = ("multihop-rag", "seed", "jsonl", "conversations")
 NULL_ANSWER = "Insufficient information."
 
 
@@ -33,6 +37,8 @@ class EvalItem:
     aliases: tuple[str, ...] = ()
     evidence: tuple[str, ...] = ()
     answerable: bool = True
+    conversation: str = ""  # the conversation a turn belongs to ("" for a standalone question)
+    previous: tuple[str, ...] = ()  # the questions asked before it in that conversation, in order
 
 
 @dataclass
@@ -107,6 +113,41 @@ def _jsonl(path: Path) -> list[EvalItem]:
     return items
 
 
+def _conversations(path: Path) -> list[EvalItem]:
+    items = []
+    with path.open(encoding="utf-8") as fh:
+        for lineno, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            where = f"line {lineno} of {path}"
+            try:
+                r = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise DatasetError(f"{where} is not valid JSON ({exc.msg}); fix that line.") from None
+            turns = r.get("turns") if isinstance(r, dict) else None
+            if not isinstance(turns, list) or not turns:
+                raise DatasetError(f"{where} has no 'turns'; each conversation needs a list of turns.")
+            asked: list[str] = []
+            for t, turn in enumerate(turns):
+                if not isinstance(turn, dict) or not isinstance(turn.get("question"), str):
+                    raise DatasetError(f"{where}, turn {t + 1}, has no 'question'.")
+                answer = turn.get("answer")
+                items.append(EvalItem(id=f"c{lineno:04d}-t{t + 1}", question=turn["question"],
+                                      type="first_turn" if t == 0 else "follow_up", answer=answer,
+                                      aliases=_as_strings(turn.get("aliases"), where, "aliases") or (
+                                          (answer,) if isinstance(answer, str) else ()),
+                                      evidence=_as_strings(turn.get("evidence"), where, "evidence"),
+                                      answerable=answer is not None, conversation=f"c{lineno:04d}",
+                                      previous=tuple(asked)))
+                asked.append(turn["question"])
+    return items
+
+
+def _first_line(path: Path) -> str:
+    with path.open(encoding="utf-8") as fh:
+        return next((line for line in fh if line.strip()), "")
+
+
 def detect_format(path: Path, data: Any = None) -> str:
     if path.suffix.lower() == ".jsonl":
         return "jsonl"
@@ -128,8 +169,12 @@ def read_dataset(path: str | Path) -> Dataset:
     raw = path.read_bytes()
     digest = hashlib.sha256(raw).hexdigest()
     if path.suffix.lower() == ".jsonl":
-        items = _jsonl(path)
-        fmt = "jsonl"
+        try:
+            conversations = '"turns"' in _first_line(path)
+        except UnicodeDecodeError:
+            raise DatasetError(f"{path} is not UTF-8 text; save it as UTF-8 JSON lines.") from None
+        items = _conversations(path) if conversations else _jsonl(path)
+        fmt = "conversations" if conversations else "jsonl"
     else:
         try:
             data = json.loads(raw)

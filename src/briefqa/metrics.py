@@ -78,6 +78,29 @@ def strict_correct(answer: str, gold: str, aliases: Sequence[str] = ()) -> bool:
     return got == want
 
 
+_QUOTES = str.maketrans({"’": "'", "‘": "'", "“": '"', "”": '"', "–": "-", "—": "-", "\u00a0": " "})
+
+
+def loose(text: str) -> str:
+    """Lower-cased, quotes and dashes unified, white space collapsed: for "is this fact in that answer"."""
+    return " ".join(text.translate(_QUOTES).lower().split())
+
+
+def answer_contains(answer: str, gold: str | None, aliases: Sequence[str] = ()) -> bool:
+    """The gold answer, or one of its aliases, occurs in the answer (quotes, dashes and case aside)."""
+    wanted = [a for a in (gold, *aliases) if a]
+    text = loose(answer)
+    return any(loose(a) in text for a in wanted)
+
+
+def short_answer_exact(short: str | None, gold: str | None, aliases: Sequence[str] = ()) -> bool:
+    """The short answer equals the gold answer or an alias after SQuAD's normalisation."""
+    if not short:
+        return False
+    got = normalise(short.translate(_QUOTES))
+    return any(got == normalise(a.translate(_QUOTES)) for a in (gold, *aliases) if a)
+
+
 def percentile(values: Sequence[float], q: float) -> float:
     """Nearest-rank percentile (``q`` in 0..100); 0 for no values."""
     if not values:

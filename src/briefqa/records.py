@@ -110,10 +110,13 @@ class Answer:
     raw: str = ""  # the generator's text before citations were checked
     dropped_markers: list[int] = field(default_factory=list)  # markers that named no given passage
     unsupported: list[str] = field(default_factory=list)  # generated sentences no passage supports, removed
+    #: The span that answers a question asking for a date, number, name, place or organisation; else None.
+    short_answer: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "question": self.question, "text": self.text, "abstained": self.abstained, "mode": self.mode,
+            "question": self.question, "text": self.text, "short_answer": self.short_answer,
+            "abstained": self.abstained, "mode": self.mode,
             "citations": [c.to_dict() for c in self.citations],
             "sentences": [asdict(s) for s in self.sentences],
             "passages": [p.to_dict() for p in self.passages],
