@@ -25,6 +25,14 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def markdown_corpus(root: Path, articles) -> Path:
+    """Write ``(title, source, date, body)`` tuples as Markdown files with front matter into ``root``."""
+    for i, (title, source, date, body) in enumerate(articles):
+        (root / f"{i}.md").write_text(f"---\ntitle: {title}\nsource: {source}\npublished_at: {date}\n---\n{body}\n",
+                                      encoding="utf-8")
+    return root
+
+
 def contains_evidence(text: str, evidence: list[str]) -> bool:
     return any(squash(e) in squash(text) for e in evidence)
 

@@ -118,7 +118,7 @@ def test_bad_setting_and_bad_config(cli_index, tmp_path):
 
 def test_settings_lists_every_setting():
     out = run("settings").stdout
-    assert "chunk_size = 128" in out and "retrieval_mode = 'lexical'" in out
+    assert "chunk_size = 256" in out and "retrieval_mode = 'lexical'" in out
 
 
 # -- disk faults: a real read-only filesystem and a real full one, each in a private mount namespace ----------

@@ -66,3 +66,20 @@ def test_an_index_keeps_the_runtime_it_was_built_with(onnx_cache, tmp_path):
     assert qa.retrieve("Rotterdam dock strike", k=1)[0].metadata["title"] == "A"
     report = briefqa.ingest(tmp_path, index=tmp_path / "ix")
     assert report.unchanged == 1 and report.chunks_embedded == 0
+
+
+def test_the_torch_free_tokenizer_gives_the_ids_offsets_and_counts_of_transformers():
+    from transformers import AutoTokenizer
+
+    from briefqa.embed import WordPieces, model_dir
+
+    ref = AutoTokenizer.from_pretrained(str(model_dir()), local_files_only=True)
+    ours = WordPieces(model_dir() / "tokenizer.json")
+    texts = ["Israel opened its embassy in Baku in August 1993.", "Azerbaijan’s café — “naïve” 9.3% " * 60, "x", ""]
+    args = {"padding": True, "truncation": True, "max_length": 256, "return_tensors": "np",
+            "return_offsets_mapping": True}
+    a, b = ref(texts, **args), ours(texts, **args)
+    assert set(a) == set(b) and all(np.array_equal(np.asarray(a[k]), b[k]) for k in a)
+    plain = {"add_special_tokens": False, "truncation": False, "return_attention_mask": False,
+             "return_token_type_ids": False}
+    assert [list(i) for i in ref(texts, **plain)["input_ids"]] == ours(texts, **plain)["input_ids"]

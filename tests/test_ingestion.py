@@ -166,7 +166,7 @@ def test_a_save_stopped_after_any_file_it_writes_leaves_the_previous_index_answe
     points: list[str] = []
     monkeypatch.setattr(index_module, "_file_written", lambda path: points.append(path.name))
     briefqa.ingest(corpus, index=shutil.copytree(base, tmp_path / "dry-run"), **kwargs)
-    assert points[-1] == "manifest.json" and len(points) >= 4  # vectors, chunks, lexical, then the commit
+    assert points[-1] == "manifest.json" and len(points) >= 5  # vectors, chunks, sentences, lexical, commit
     for n in range(1, len(points)):  # stop after each file written before the commit
         ix = shutil.copytree(base, tmp_path / f"stopped-{n}")
         monkeypatch.setattr(index_module, "_file_written", stop_after(n, []))
@@ -180,4 +180,4 @@ def test_a_save_stopped_after_any_file_it_writes_leaves_the_previous_index_answe
         # The next run finishes the job and leaves no file of the stopped one behind.
         briefqa.ingest(corpus, index=ix, **kwargs)
         names = {p.name for p in ix.iterdir()}
-        assert len({n.split(".")[0] for n in names if n[0] != "." and n != "manifest.json"}) == 3, names
+        assert len({n.split(".")[0] for n in names if n[0] != "." and n != "manifest.json"}) == 4, names

@@ -11,9 +11,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from .answer import extractive_answer, format_context, generation_chain
 from .cite import check_citations
 from .errors import QuestionError
+from .extractive import scored_answer, similarity_answer
 from .index import IndexStore
 from .llm import backend_error
 from .records import Answer, IndexInfo, Passage
@@ -41,13 +41,18 @@ class AnswerStream:
         timings["retrieve"] = time.perf_counter() - t0
         t1 = time.perf_counter()
         if s.answer_mode == "extractive":
-            ex = extractive_answer(self.question, passages, qa.embedder, s, qa.store.lexical.idf)
+            if s.answerer == "scored":
+                ex = scored_answer(self.question, passages, qa.store, qa.embedder, s)
+            else:
+                ex = similarity_answer(self.question, passages, qa.embedder, s, qa.store.lexical.idf)
             timings["first_token"] = timings["generate"] = time.perf_counter() - t1
             timings["total"] = time.perf_counter() - t0
             self.answer = Answer(self.question, ex.text, ex.citations, passages, ex.abstained, ex.sentences,
-                                 timings, "extractive", raw=ex.text)
+                                 timings, f"extractive:{s.answerer}", raw=ex.text, short_answer=ex.short_answer,
+                                 confidence=ex.confidence)
             yield ex.text
             return
+        from .answer import format_context, generation_chain  # LangChain's prompts load only for the LLM
         raw = []
         if passages:
             try:

@@ -83,6 +83,9 @@ def _card(marker: int, passage, sentence: str, open_: bool = False) -> str:
 def render_answer(answer: Answer) -> str:
     """The answer with linked markers, its cited sources, then the retrieved passages it did not cite."""
     text = html.escape(answer.text)
+    short = html.escape(answer.short_answer or "")
+    if short and text.startswith(short):  # the span asked for, first and in bold
+        text = f"<b class='bq-short'>{short}</b>{text[len(short):]}"
     text = re.sub(r"\[(\d+)\]", r"<a href='#src-\1' class='bq-cite'>[\1]</a>", text)
     parts = [text]
     cited = {c.marker for c in answer.citations}
@@ -92,7 +95,8 @@ def render_answer(answer: Answer) -> str:
     others = [(i, p) for i, p in enumerate(answer.passages, 1) if i not in cited]
     if others:
         inner = "".join(_card(i, p, "") for i, p in others)
-        parts.append(f"\n<details class='bq-others'><summary>Other retrieved passages ({len(others)})</summary>"
+        label = "Related passages" if answer.abstained else "Other retrieved passages"
+        parts.append(f"\n<details class='bq-others'><summary>{label} ({len(others)})</summary>"
                      f"{inner}</details>")
     return "\n".join(parts)
 

@@ -28,6 +28,7 @@ def _add_setting_flags(parser: argparse.ArgumentParser, groups: set[str]) -> Non
         if grp not in groups:
             continue
         flag = f"--{name.replace('_', '-')}"
+        help_ = help_.replace("%", "%%")  # argparse formats help with %
         annotation = Settings.model_fields[name].annotation
         if annotation is bool:
             group.add_argument(flag, dest=f"set_{name}", action=argparse.BooleanOptionalAction, default=None,

@@ -4,7 +4,8 @@ Layout of an index directory::
 
     manifest.json            the commit point: format, embedder, chunking, documents, and the data files
     vectors-<gen>.faiss      FAISS IndexIDMap2(IndexFlatIP), ids = chunk ids
-    chunks-<gen>.jsonl       one chunk a line: id, doc_id, start, end, text
+    chunks-<gen>.jsonl       one chunk a line: id, doc_id, start, end, text, its sentences' spans, their row
+    sentences-<gen>.npy      a float16 vector per sentence of every chunk, pooled from the chunk's own pass
     lexical-<gen>/           the bm25s index over the same chunks, in chunk-id order (JSON and .npy)
 
 A save writes new ``<gen>`` files beside the old ones, numbered above every generation on disk (so a rebuild
@@ -23,11 +24,12 @@ import contextlib
 import errno
 import fcntl
 import hashlib
+import io
 import json
 import os
 import secrets
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -39,7 +41,10 @@ from .errors import IndexBusyError, IndexDamagedError, IndexMismatchError, Index
 from .lexical import LexicalIndex
 from .records import DocumentInfo, IndexInfo, Passage
 
-FORMAT_VERSION = 1
+#: Format 2 added the sentence vectors; format 1 indexes are still read (their answers embed sentences at
+#: question time, which is slower).
+FORMAT_VERSION = 2
+READABLE_FORMATS = (1, 2)
 MANIFEST = "manifest.json"
 LOCK = ".write.lock"
 
@@ -93,6 +98,8 @@ class ChunkRecord:
     start: int
     end: int
     text: str
+    sentences: list[list[int]] = field(default_factory=list)  # [start, end) of each sentence in ``text``
+    row: int = -1  # the first of its sentences' rows in sentences-<gen>.npy
 
 
 def _now() -> str:
@@ -192,7 +199,7 @@ def _live_generation(path: Path) -> int:
 
 def _remove_generation(path: Path, gen: int) -> None:
     """Best effort: remove the files of a generation whose save failed (the manifest never named them)."""
-    for name in (f"vectors-{gen}.faiss", f"chunks-{gen}.jsonl", f"lexical-{gen}"):
+    for name in (f"vectors-{gen}.faiss", f"chunks-{gen}.jsonl", f"sentences-{gen}.npy", f"lexical-{gen}"):
         target = path / name
         with contextlib.suppress(OSError):
             if target.is_dir():
@@ -202,6 +209,19 @@ def _remove_generation(path: Path, gen: int) -> None:
     for tmp in path.glob(".*.tmp") if path.is_dir() else []:
         with contextlib.suppress(OSError):
             tmp.unlink()
+
+
+def _load_sentences(path: Path, manifest: Manifest, chunks: dict[int, ChunkRecord], damaged: str) -> np.ndarray:
+    """The sentence vectors, memory-mapped, checked against the chunks' sentence counts and rows."""
+    try:
+        matrix = np.load(path / manifest.files["sentences"].name, mmap_mode="r", allow_pickle=False)
+    except (OSError, ValueError):
+        raise IndexDamagedError(damaged.format("the sentence vectors cannot be read")) from None
+    total = sum(len(c.sentences) for c in chunks.values())
+    rows_ok = all(c.row >= 0 and c.row + len(c.sentences) <= len(matrix) for c in chunks.values() if c.sentences)
+    if matrix.ndim != 2 or matrix.shape != (total, manifest.dimension) or not rows_ok:
+        raise IndexDamagedError(damaged.format(f"{matrix.shape[0]} sentence vectors for {total} sentences"))
+    return matrix
 
 
 def _new_faiss(dimension: int):
@@ -214,12 +234,28 @@ class IndexStore:
     """An index directory, loaded in memory; :meth:`save` commits changes atomically."""
 
     def __init__(self, path: Path, manifest: Manifest, chunks: dict[int, ChunkRecord], vectors,
-                 lexical: LexicalIndex | None = None) -> None:
+                 lexical: LexicalIndex | None = None, sentences: np.ndarray | None = None) -> None:
         self.path = path
         self.manifest = manifest
         self.chunks = chunks
         self.vectors = vectors  # faiss index
         self.lexical = lexical or LexicalIndex.build([], [])
+        self._sentences = sentences  # the saved sentence vectors (memory-mapped), rows as ChunkRecord.row says
+        self._added_sentences: dict[int, np.ndarray] = {}  # those of chunks added since
+
+    @property
+    def has_sentence_vectors(self) -> bool:
+        return self.manifest.format_version >= 2
+
+    def sentence_vectors(self, chunk_id: int) -> np.ndarray | None:
+        """The unit vectors of a chunk's sentences (float32, in order), or None for a format-1 index."""
+        if not self.has_sentence_vectors:
+            return None
+        added = self._added_sentences.get(chunk_id)
+        if added is not None:
+            return added.astype(np.float32)
+        c = self.chunks[chunk_id]
+        return np.asarray(self._sentences[c.row:c.row + len(c.sentences)], dtype=np.float32)
 
     # -- opening ------------------------------------------------------------------------------------------
     @classmethod
@@ -247,9 +283,10 @@ class IndexStore:
         except (ValidationError, ValueError):
             raise IndexDamagedError(f"The index manifest {mpath} is damaged; rebuild the index with "
                                     f"`briefqa ingest CORPUS --index {path} --rebuild`.") from None
-        if manifest.format_version != FORMAT_VERSION:
+        if manifest.format_version not in READABLE_FORMATS:
             raise IndexMismatchError(f"The index at {path} has format {manifest.format_version}, this briefqa "
-                                     f"reads format {FORMAT_VERSION}; rebuild it with `briefqa ingest --rebuild`.")
+                                     f"reads formats {', '.join(map(str, READABLE_FORMATS))}; rebuild it with "
+                                     "`briefqa ingest --rebuild`.")
         return manifest
 
     @classmethod
@@ -265,7 +302,7 @@ class IndexStore:
                                      "--rebuild`.")
         damaged = (f"The index at {path} is damaged ({{}}); rebuild it with "
                    f"`briefqa ingest CORPUS --index {path} --rebuild`.")
-        for role in ("vectors", "chunks", "lexical"):
+        for role in ("vectors", "chunks", "lexical", *(["sentences"] if manifest.format_version >= 2 else [])):
             if not any(r == role or r.startswith(role + "/") for r in manifest.files):
                 raise IndexDamagedError(damaged.format(f"the manifest names no {role} file"))
         for entry in manifest.files.values():
@@ -295,17 +332,27 @@ class IndexStore:
                 or lexical.size != len(chunks)):
             raise IndexDamagedError(damaged.format(
                 f"{vectors.ntotal} vectors, {lexical.size} lexical entries, {len(chunks)} chunks, {expected} expected"))
-        return cls(path, manifest, chunks, vectors, lexical)
+        sentences = _load_sentences(path, manifest, chunks, damaged) if manifest.format_version >= 2 else None
+        return cls(path, manifest, chunks, vectors, lexical, sentences)
 
     # -- changing -----------------------------------------------------------------------------------------
     def add_document(self, doc_id: str, meta: dict[str, Any], spans: list[tuple[int, int, str]],
-                     vectors: np.ndarray, origins: list[str]) -> None:
+                     vectors: np.ndarray, origins: list[str],
+                     sentences: list[tuple[list[tuple[int, int]], np.ndarray]] | None = None) -> None:
+        """Add a document's chunks (``spans`` in the document, their ``vectors``) and, for a format-2 index,
+        each chunk's ``sentences``: their spans in the chunk's text and their vectors."""
+        if self.has_sentence_vectors and (sentences is None or len(sentences) != len(spans)):
+            raise ValueError("a format-2 index needs the sentences of every chunk")
         ids = np.arange(self.manifest.next_chunk_id, self.manifest.next_chunk_id + len(spans), dtype=np.int64)
         self.manifest.next_chunk_id += len(spans)
         if len(spans):
             self.vectors.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32), ids)
-        for cid, (start, end, text) in zip(ids.tolist(), spans, strict=True):
-            self.chunks[cid] = ChunkRecord(cid, doc_id, start, end, text)
+        for j, (cid, (start, end, text)) in enumerate(zip(ids.tolist(), spans, strict=True)):
+            record = ChunkRecord(cid, doc_id, start, end, text)
+            if self.has_sentence_vectors:
+                record.sentences = [[a, b] for a, b in sentences[j][0]]
+                self._added_sentences[cid] = np.asarray(sentences[j][1], dtype=np.float16)
+            self.chunks[cid] = record
         self.manifest.documents[doc_id] = DocEntry(**meta, chunk_ids=ids.tolist(), origins=sorted(set(origins)))
 
     def remove_document(self, doc_id: str) -> None:
@@ -314,6 +361,7 @@ class IndexStore:
             self.vectors.remove_ids(np.asarray(entry.chunk_ids, dtype=np.int64))
         for cid in entry.chunk_ids:
             self.chunks.pop(cid, None)
+            self._added_sentences.pop(cid, None)
 
     def save(self) -> None:
         """Commit: write new data files, then atomically point the manifest at them, then drop old files.
@@ -335,11 +383,16 @@ class IndexStore:
         self.path.mkdir(parents=True, exist_ok=True)
         m = self.manifest
         ordered = sorted(self.chunks.values(), key=lambda c: c.id)
+        sentences = self._sentence_matrix(ordered) if self.has_sentence_vectors else None  # sets each .row
         blobs = {
             "vectors": (f"vectors-{gen}.faiss", faiss.serialize_index(self.vectors).tobytes()),
             "chunks": (f"chunks-{gen}.jsonl", "".join(
                 json.dumps(c.__dict__, ensure_ascii=False) + "\n" for c in ordered).encode("utf-8")),
         }
+        if sentences is not None:
+            buffer = io.BytesIO()
+            np.save(buffer, sentences, allow_pickle=False)
+            blobs["sentences"] = (f"sentences-{gen}.npy", buffer.getvalue())
         files = {}
         for role, (name, data) in blobs.items():
             atomic_write(self.path / name, data)
@@ -358,11 +411,27 @@ class IndexStore:
         atomic_write(self.path / MANIFEST, new_manifest.model_dump_json(indent=1).encode("utf-8"))
         _file_written(self.path / MANIFEST)
         self.manifest, self.lexical = new_manifest, lexical
+        if sentences is not None:
+            self._sentences, self._added_sentences = sentences, {}
+
+    def _sentence_matrix(self, ordered: list[ChunkRecord]) -> np.ndarray:
+        """Every chunk's sentence vectors in chunk-id order, one float16 matrix; records each chunk's row."""
+        parts, row = [], 0
+        for c in ordered:
+            vectors = self._added_sentences.get(c.id)
+            if vectors is None:
+                vectors = np.asarray(self._sentences[c.row:c.row + len(c.sentences)], dtype=np.float16)
+            parts.append(vectors)
+            c.row = row
+            row += len(vectors)
+        dim = self.manifest.dimension
+        return np.concatenate(parts) if parts else np.zeros((0, dim), dtype=np.float16)
 
     def _drop_stale(self, gen: int) -> None:
         """Drop what the manifest no longer names: older generations and leftovers of crashed saves."""
         for stale in self.path.iterdir():
-            old = stale.name.startswith(("vectors-", "chunks-", "lexical-")) and _generation_of(stale) != gen
+            old = (stale.name.startswith(("vectors-", "chunks-", "sentences-", "lexical-"))
+                   and _generation_of(stale) != gen)
             if old or (stale.name.startswith(".") and stale.name.endswith(".tmp")):
                 with contextlib.suppress(OSError):
                     if stale.is_dir():

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from .chunk import ENCODING, Chunker
+from .chunk import ENCODING, Chunker, split_sentences
 from .errors import CorpusError, IndexMismatchError
 from .index import DocEntry, IndexStore, metadata_prefix, write_lock
 from .load import collect_files, load_file, origin_file
@@ -138,12 +138,24 @@ def ingest(paths: Iterable[str | Path] | str | Path, index: str | Path | None = 
             texts = [prefix + s.text for _, _, spans, prefix in planned for s in spans]
             show = progress if progress is not None else (len(texts) >= PROGRESS_MIN_CHUNKS and sys.stderr.isatty())
             with tqdm(total=len(texts), unit="chunk", desc="embedding", disable=not show, file=sys.stderr) as bar:
-                vectors = embedder.encode(texts, batch_size=settings.batch_size, progress=bar)
+                if store.has_sentence_vectors:
+                    # Each chunk's sentences, as spans of its text (and of the embedded text, prefix included).
+                    spans_in = [[(x.start, x.end) for x in split_sentences(s.text)] or [(0, len(s.text))]
+                                for _, _, spans, _ in planned for s in spans]
+                    shifts = [len(prefix) for _, _, spans, prefix in planned for _ in spans]
+                    vectors, sentence_vectors = embedder.encode_passages(
+                        texts, [[(a + d, b + d) for a, b in sp] for sp, d in zip(spans_in, shifts, strict=True)],
+                        batch_size=settings.batch_size, progress=bar)
+                    sentences = list(zip(spans_in, sentence_vectors, strict=True))
+                else:  # a format-1 index: chunk vectors only
+                    vectors = embedder.encode(texts, batch_size=settings.batch_size, progress=bar)
+                    sentences = None
             offset = 0
             for doc_id, doc, spans, _prefix in planned:
                 n = len(spans)
                 store.add_document(doc_id, doc.metadata(), [(s.start, s.end, s.text) for s in spans],
-                                   vectors[offset:offset + n], sorted(origins.get(doc_id, {doc.origin})))
+                                   vectors[offset:offset + n], sorted(origins.get(doc_id, {doc.origin})),
+                                   sentences[offset:offset + n] if sentences is not None else None)
                 offset += n
                 report.added += 1
         report.chunks_embedded = len(texts)

@@ -112,11 +112,13 @@ class Answer:
     unsupported: list[str] = field(default_factory=list)  # generated sentences no passage supports, removed
     #: The span that answers a question asking for a date, number, name, place or organisation; else None.
     short_answer: str | None = None
+    #: How sure the extractive answerer is that its best sentence answers (the scorer's probability).
+    confidence: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "question": self.question, "text": self.text, "short_answer": self.short_answer,
-            "abstained": self.abstained, "mode": self.mode,
+            "abstained": self.abstained, "confidence": self.confidence, "mode": self.mode,
             "citations": [c.to_dict() for c in self.citations],
             "sentences": [asdict(s) for s in self.sentences],
             "passages": [p.to_dict() for p in self.passages],

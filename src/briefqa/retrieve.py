@@ -199,23 +199,16 @@ class Retriever:
                 ranks.setdefault(cid, {})[f"part{i + 1}"] = r
             for cid, score in rrf([(order, settings.part_weight)], settings.rrf_k).items():
                 fused[cid] = fused.get(cid, 0.0) + score
-        order = sorted(fused, key=lambda c: (-fused[c], c))
-        if len(part_orders) >= 2 and settings.part_reserve:
-            order = self._reserve(order, part_orders, settings.part_reserve, fused)
-        order = self._distinct(order)
+        order = self._distinct(sorted(fused, key=lambda c: (-fused[c], c)))
         timings["search"] = time.perf_counter() - t0 - timings["embed"]
-
+        t1 = time.perf_counter()
+        order = self._reranked(question, order, ranks, fused, settings, k)
+        timings["rerank"] = time.perf_counter() - t1
+        # Reserving each named report's passages and diversifying come after reranking, so that neither is undone.
+        if len(part_orders) >= 2 and settings.part_reserve:
+            order = self._reserve(order, part_orders, settings.part_reserve)
         if settings.mmr and vec is not None:
             order = self._mmr(order[:max(4 * k, 20)], vec, k, settings.mmr_lambda) + order[max(4 * k, 20):]
-        reranker = self.reranker or (cross_encoder(settings.reranker_model) if settings.reranker_model else None)
-        if reranker is not None:
-            t1 = time.perf_counter()
-            top = order[:max(settings.rerank_top, k)]
-            scores = reranker.score(question, [self.store.chunks[c].text for c in top])
-            for cid, s in zip(top, scores, strict=True):
-                ranks.setdefault(cid, {})["rerank_score"] = s
-            order = [c for _, c in sorted(zip(scores, top, strict=True), key=lambda p: -p[0])] + order[len(top):]
-            timings["rerank"] = time.perf_counter() - t1
         passages = []
         for cid in order[:k]:
             p = self.store.passage(cid, fused.get(cid, 0.0))
@@ -223,6 +216,41 @@ class Retriever:
             passages.append(p)
         timings["total"] = time.perf_counter() - t0
         return Retrieval(passages, analysis, settings.retrieval_mode, timings)
+
+    def _reranked(self, question: str, order: list[int], ranks: dict, fused: dict, settings: Settings,
+                  k: int) -> list[int]:
+        """``order`` with its top re-ordered by the cross-encoder when one is given, else by the learned
+        passage scorer when the index has sentence vectors, else unchanged."""
+        reranker = self.reranker or (cross_encoder(settings.reranker_model) if settings.reranker_model else None)
+        if reranker is not None:
+            top = order[:max(settings.rerank_top, k)]
+            scores = reranker.score(question, [self.store.chunks[c].text for c in top])
+            for cid, s in zip(top, scores, strict=True):
+                ranks.setdefault(cid, {})["rerank_score"] = s
+            return [c for _, c in sorted(zip(scores, top, strict=True), key=lambda p: -p[0])] + order[len(top):]
+        if settings.rerank and self.store.has_sentence_vectors:
+            return self._rerank(question, order, ranks, fused, settings.rerank_top)
+        return order
+
+    def _rerank(self, question: str, order: list[int], ranks: dict, fused: dict, n: int) -> list[int]:
+        """Re-order the top ``n`` by the learned passage scorer: how well each passage's best sentences answer
+        the question, with how retrieval ranked it (see :mod:`briefqa.scorer`)."""
+        from .extractive import sentence_features
+        from .scorer import SentenceScorer
+
+        top = order[:n]
+        passages = []
+        for cid in top:
+            p = self.store.passage(cid, fused.get(cid, 0.0))
+            p.metadata["ranks"] = ranks.get(cid, {})
+            passages.append(p)
+        cands, x = sentence_features(question, passages, self.store, self.embedder)
+        scores = SentenceScorer.packaged().passage_scores(question, cands, x, passages)
+        if scores is None:
+            return order
+        for cid, score in zip(top, scores, strict=True):
+            ranks.setdefault(cid, {})["rerank_score"] = round(float(score), 3)
+        return [top[i] for i in np.argsort(-scores, kind="stable")] + order[n:]
 
     def _distinct(self, order: list[int]) -> list[int]:
         """Drop each chunk that overlaps a better-ranked chunk of the same document.
@@ -245,15 +273,17 @@ class Retriever:
         return kept
 
     @staticmethod
-    def _reserve(order: list[int], parts: list[list[int]], per_part: int, fused: dict[int, float]) -> list[int]:
-        """Put each part's best ``per_part`` passages first (ordered by fused score), then the rest."""
+    def _reserve(order: list[int], parts: list[list[int]], per_part: int) -> list[int]:
+        """Put each part's best ``per_part`` passages first, then the rest, all in ``order``'s order."""
+        position = {c: i for i, c in enumerate(order)}
         chosen: list[int] = []
+        ranked = [sorted((c for c in part if c in position), key=position.__getitem__) for part in parts]
         for _ in range(per_part):
-            for part in parts:
+            for part in ranked:
                 pick = next((c for c in part if c not in chosen), None)
                 if pick is not None:
                     chosen.append(pick)
-        chosen.sort(key=lambda c: (-fused[c], c))
+        chosen.sort(key=position.__getitem__)
         taken = set(chosen)
         return chosen + [c for c in order if c not in taken]
 

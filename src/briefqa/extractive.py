@@ -1,0 +1,292 @@
+"""Answer from the passages' own sentences, each cited: no LLM, every claim checkable by construction.
+
+Two answerers, chosen by the ``answerer`` setting:
+
+* ``scored`` (the default): every sentence of the passages is scored by :class:`~briefqa.scorer.SentenceScorer`
+  (a small logistic model over similarity, rare-word overlap and what the question asks for, trained on the
+  dev questions). Below ``answer_threshold`` the answer is an abstention that says so, with the closest
+  passages kept as related; above it, a question that asks for a date, number, name, place or organisation
+  is answered with that span first, then at most two supporting sentences ("why" and "how" get three), in
+  the order the articles tell them. A question naming several reports gets one cited sentence per report,
+  labelled with its outlet and date, oldest first.
+* ``similarity``: the previous answerer, kept as the baseline the benchmarks compare against: sentences by
+  cosine to the question plus rarity-weighted word overlap and an answer-type bonus.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from .cite import ABSTAIN_TEXT, SupportScorer, with_markers
+from .records import AnswerSentence, Citation, Passage
+from .settings import Settings
+
+# Words that carry no content for the coverage check (question words, auxiliaries, function words).
+_STOPWORDS = frozenset("""
+a about above after again against all am an and any are as at be because been before being below between
+both but by can could did do does doing down during each few for from further had has have having he her here
+hers him his how i if in into is it its itself just me more most my no nor not now of off on once only or other
+our out over own same she should so some such than that the their them then there these they this those
+through to too under until up very was we were what when where which while who whom why will with would you
+your according said say says tell told many much kind way
+""".split())
+
+
+def content_words(text: str) -> list[str]:
+    return [w for w in re.findall(r"[a-z0-9]+", text.lower()) if w not in _STOPWORDS and len(w) > 1]
+
+
+def coverage(question: str, passages: Sequence[Passage], idf: Callable[[str], float] | None = None) -> float:
+    """Share of the question's content words found in the passages, each word weighted by ``idf``.
+
+    Weighting by rarity in the whole index makes the words that pin a question down count most: when a
+    question asks about a "2019 census" that no passage mentions, matching "Baku" and "people" is not
+    enough. Matching is by word or five-letter prefix, so "opened" finds "open".
+    """
+    words = set(content_words(question))
+    if not words:
+        return 1.0
+    haystack = set(content_words(" ".join(p.text + " " + p.label() for p in passages)))
+    stems = {w[:5] for w in haystack}
+    weight = idf or (lambda _w: 1.0)
+    total = sum(weight(w) for w in words)
+    found = sum(weight(w) for w in words if w in haystack or (len(w) > 4 and w[:5] in stems))
+    return found / total if total else 1.0
+
+
+@dataclass
+class Extracted:
+    """An extractive answer before it becomes an :class:`~briefqa.records.Answer`."""
+
+    text: str
+    sentences: list[AnswerSentence]
+    citations: list[Citation]
+    abstained: bool
+    short_answer: str | None = None
+    confidence: float = 0.0  # the scorer's probability for the best sentence (0 for the similarity answerer)
+
+
+def _stems(text: str) -> set[str]:
+    # Five-letter prefixes: a cheap stemmer that matches "Azerbaijani" with "Azerbaijan", "opened" with "open".
+    return {w[:5] for w in content_words(text)}
+
+
+def lexical_overlap(question: str, sentences: Sequence[str]) -> np.ndarray:
+    """Share of the question's content words in each sentence, weighted by their rarity among ``sentences``.
+
+    A word every candidate sentence shares (the article's subject) says little; a rare one (a name, a
+    number) says much. Dense similarity misses exactly those, which is why sentence scoring mixes both.
+    """
+    q = _stems(question)
+    sents = [_stems(s) for s in sentences]
+    if not q or not sents:
+        return np.zeros(len(sentences), dtype=np.float32)
+    n = len(sents)
+    idf = {t: math.log(1 + n / (1 + sum(t in s for s in sents))) for t in q}
+    total = sum(idf.values())
+    return np.array([sum(idf[t] for t in q if t in s) / total for s in sents], dtype=np.float32)
+
+
+# What an answer to each kind of question tends to contain (classic expected-answer-type matching).
+_ANSWER_TYPES = [
+    (re.compile(r"^\s*why\b", re.I),
+     re.compile(r"\b(because|since|due to|as a result|therefore|thus|reasons?|led to|factors?|explain\w*|"
+                r"in the aftermath|so that|in order to|worr\w+|concerns?|motivat\w+)\b", re.I)),
+    (re.compile(r"^\s*when\b|\bwhat (year|date|month|day)\b", re.I),
+     re.compile(r"\b(1[89]\d\d|20\d\d|january|february|march|april|may|june|july|august|september|october|"
+                r"november|december)\b", re.I)),
+    (re.compile(r"^\s*how (many|much)\b", re.I), re.compile(r"\d|\b(hundred|thousand|million|billion)\b", re.I)),
+    (re.compile(r"^\s*who(m|se)?\b", re.I), re.compile(r"\b[A-Z][a-z]+ [A-Z][a-z]+")),
+]
+
+
+def answer_type_match(question: str, sentences: Sequence[str]) -> np.ndarray:
+    """1 for sentences that contain what the question's type asks for (a cause, a date, a number, a name)."""
+    for asks, has in _ANSWER_TYPES:
+        if asks.search(question):
+            return np.array([1.0 if has.search(s) else 0.0 for s in sentences], dtype=np.float32)
+    return np.zeros(len(sentences), dtype=np.float32)
+
+
+def similarity_answer(question: str, passages: Sequence[Passage], embedder, settings: Settings,
+                      idf: Callable[[str], float] | None = None) -> Extracted:
+    """The passages' sentences that best match the question, best first, each cited; or an abstention.
+
+    A sentence's score is its cosine to the question, plus ``lexical_boost`` times its rarity-weighted word
+    overlap with the question, plus ``type_boost`` when it holds what the question asks for (a cause for
+    "why", a date for "when", a number for "how many", a name for "who"). The answer abstains when the
+    passages miss most of the question's (rarity-weighted) content words or when no sentence's cosine
+    reaches ``min_relevance``.
+    """
+    abstain = Extracted(ABSTAIN_TEXT, [], [], True)
+    if not passages or coverage(question, passages, idf) < settings.min_coverage:
+        return abstain
+    scorer = SupportScorer(embedder, passages)
+    if not scorer.flat:
+        return abstain
+    cosines = (embedder.encode([question]) @ scorer.vectors.T)[0]
+    if float(cosines.max()) < settings.min_relevance:
+        return abstain
+    scores = (cosines + settings.lexical_boost * lexical_overlap(question, scorer.flat)
+              + settings.type_boost * answer_type_match(question, scorer.flat))
+    order = np.argsort(-scores, kind="stable")
+    # Keep sentences close to the best one; a far weaker sentence adds noise, not evidence.
+    floor = float(scores[order[0]]) - settings.answer_margin
+    chosen: list[int] = []
+    seen: set[str] = set()
+    for i in order:
+        text = scorer.flat[i]
+        if scores[i] < floor or len(chosen) >= settings.extractive_sentences:
+            break
+        key = re.sub(r"\W+", " ", text.lower()).strip()
+        if (key in seen or len(text.split()) < 4 or text.rstrip("”’\"' ").endswith("?")
+                or cosines[i] < settings.min_relevance / 2):
+            continue  # repeats from overlapping chunks, headings, questions and unrelated sentences answer nothing
+        seen.add(key)
+        chosen.append(int(i))
+    sentences, citations, cited = [], [], set()
+    for i in chosen:
+        marker = int(scorer.owner[i]) + 1
+        sentences.append(AnswerSentence(with_markers(scorer.flat[i], [marker]), [marker], float(cosines[i])))
+        if marker not in cited:
+            cited.add(marker)
+            citations.append(Citation(marker, passages[marker - 1], scorer.flat[i]))
+    return Extracted(" ".join(s.text for s in sentences), sentences, citations, False)
+
+
+
+
+# -- the scored answerer ----------------------------------------------------------------------------------------
+@dataclass
+class Scored:
+    """The passages' sentences with the scorer's verdict on each."""
+
+    candidates: list  # scorer.Candidate
+    probabilities: np.ndarray
+    features: np.ndarray
+    unanswerable: float = 1.0  # the scorer's probability that no sentence answers
+
+
+def sentence_features(question: str, passages: Sequence[Passage], store, embedder) -> tuple[list, np.ndarray]:
+    """The sentences of ``passages`` and their scorer features (stored sentence vectors when the index has
+    them; embedded here for a format-1 index)."""
+    from .scorer import candidates, features
+
+    stored = [store.chunks.get(p.chunk_id) if store.has_sentence_vectors else None for p in passages]
+    cands = candidates(passages, [c.sentences if c is not None else None for c in stored])
+    if not cands:
+        return [], np.zeros((0, 0))
+    if all(c is not None for c in stored):
+        vectors = np.vstack([store.sentence_vectors(p.chunk_id) for p in passages])
+    else:
+        vectors = embedder.encode([c.text for c in cands])
+    pvecs = np.vstack([store.vectors.reconstruct(p.chunk_id) for p in passages])
+    x = features(question, embedder.encode_query(question), cands, vectors, passages, pvecs, store.lexical.idf)
+    return cands, x
+
+
+def score_sentences(question: str, passages: Sequence[Passage], store, embedder, scorer) -> Scored:
+    """Score every sentence of ``passages``."""
+    cands, x = sentence_features(question, passages, store, embedder)
+    if not cands:
+        return Scored([], np.zeros(0), x)
+    verdict = scorer.verdict(question, x)
+    return Scored(cands, verdict.probabilities, x, verdict.unanswerable)
+
+
+def _parts(passages: Sequence[Passage]) -> list[list[int]]:
+    """For a question naming several reports: the passages (0-based) found for each, as retrieval marked them."""
+    parts: dict[str, list[int]] = {}
+    for i, p in enumerate(passages):
+        for key in p.metadata.get("ranks", {}):
+            if key.startswith("part"):
+                parts.setdefault(key, []).append(i)
+    return list(parts.values()) if len(parts) >= 2 else []
+
+
+def _pick(scored: Scored, limit: int, floor: float) -> list[int]:
+    """The best sentence, then those scoring at least ``floor``, without repeats, at most ``limit``."""
+    order = np.argsort(-scored.probabilities, kind="stable")
+    chosen: list[int] = []
+    seen: set[str] = set()
+    for i in order:
+        if len(chosen) >= limit or float(scored.probabilities[i]) < floor:
+            break
+        text = scored.candidates[i].text
+        key = re.sub(r"\W+", " ", text.lower()).strip()
+        if key in seen or len(text.split()) < 4 or text.rstrip("”’\"' )").endswith("?"):
+            continue
+        seen.add(key)
+        chosen.append(int(i))
+    return chosen
+
+
+def _reading_order(chosen: list[int], scored: Scored, passages: Sequence[Passage]) -> list[int]:
+    """As the articles tell it: older articles first, and within an article, in its own order."""
+    def key(i: int):
+        c = scored.candidates[i]
+        m = passages[c.passage].metadata
+        return (m.get("published_at") or "", str(m.get("doc_id")), m.get("start", 0), c.start)
+
+    return sorted(chosen, key=key)
+
+
+def abstention(question: str) -> str:
+    """What the answer says when the articles do not say."""
+    asked = " ".join(question.split()).rstrip("?. ")
+    return f"The articles in this index do not say: “{asked}?” The closest passages are listed as related."
+
+
+def scored_answer(question: str, passages: Sequence[Passage], store, embedder, settings: Settings,
+                  scorer=None) -> Extracted:
+    """The scored answerer (see the module's docstring)."""
+    from .expect import expectation, short_answer
+    from .scorer import SentenceScorer
+
+    scorer = scorer or SentenceScorer.packaged()
+    scored = score_sentences(question, passages, store, embedder, scorer)
+    confidence = 1 - scored.unanswerable
+    if not scored.candidates or scored.unanswerable >= settings.abstain_threshold:
+        return Extracted(abstention(question), [], [], True, None, confidence)
+    floor = settings.support_ratio * float(scored.probabilities.max())
+    exp = expectation(question)
+    parts = _parts(passages)
+    if parts:  # one sentence per named report: its best, if it says anything
+        chosen = []
+        for members in parts:
+            inside = [i for i, c in enumerate(scored.candidates) if c.passage in members]
+            top = max(inside, key=lambda i: scored.probabilities[i], default=None)
+            if top is not None and scored.probabilities[top] >= floor and top not in chosen:
+                chosen.append(top)
+    else:
+        limit = min(settings.extractive_sentences, exp.max_sentences)
+        chosen = _pick(scored, limit, floor)
+    top = int(np.argmax(scored.probabilities))
+    if top not in chosen:
+        chosen.insert(0, top)
+    short = short_answer(question, scored.candidates[top].text)
+    return _compose(_reading_order(chosen, scored, passages), scored, passages, short, confidence,
+                    labelled=bool(parts))
+
+
+def _compose(chosen: list[int], scored: Scored, passages: Sequence[Passage], short: str | None, confidence: float,
+             labelled: bool) -> Extracted:
+    sentences, citations, cited = [], [], set()
+    for i in chosen:
+        c = scored.candidates[i]
+        marker = c.passage + 1
+        text = with_markers(c.text, [marker])
+        if labelled:
+            m = passages[c.passage].metadata
+            text = f"{m.get('source') or 'Untitled'}, {(m.get('published_at') or 'undated')[:10]}: {text}"
+        sentences.append(AnswerSentence(text, [marker], float(scored.probabilities[i])))
+        if marker not in cited:
+            cited.add(marker)
+            citations.append(Citation(marker, passages[c.passage], c.text))
+    body = " ".join(s.text for s in sentences)
+    return Extracted(f"{short} — {body}" if short else body, sentences, citations, False, short, confidence)

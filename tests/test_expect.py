@@ -1,0 +1,52 @@
+"""What a question asks for, and the span of a sentence that answers it (briefqa.expect)."""
+
+import pytest
+
+from briefqa.expect import expectation, holds, short_answer
+
+CASES = [
+    ("When did Israel open its embassy in Baku?", "date",
+     "Israel opened its embassy in Baku in August 1993.", "August 1993"),
+    ("How many offenses is Sam Bankman-Fried accused of?", "number",
+     "Bankman-Fried is facing seven counts of criminal charges.", "seven"),
+    ("How much revenue did Uber bring in?", "amount",
+     "The company reported revenue of $9.3 billion, an 11% increase.", "$9.3 billion"),
+    ("Who did Ilham Aliyev appoint as ambassador?", "person",
+     "On 11 January, President Ilham Aliyev appointed Mukhtar Mammadov, a veteran official, to serve as ambassador.",
+     "Mukhtar Mammadov"),
+    ("In which town did Zamora launch AOG?", "place",
+     "Zamora founded AOG in 2015 from a rented terraced house in Hove, south of London.", "Hove"),
+    ("How long did Britney Spears stay wed to Jason Alexander?", "duration",
+     "Their marriage was annulled after just 55 hours.", "just 55 hours"),
+]
+
+
+@pytest.mark.parametrize(("question", "kind", "sentence", "span"), CASES)
+def test_a_question_asking_for_a_span_gets_that_span_of_the_sentence(question, kind, sentence, span):
+    exp = expectation(question)
+    assert (exp.kind, exp.wants_span, exp.max_sentences) == (kind, True, 2)
+    assert holds(kind, sentence, question)
+    assert short_answer(question, sentence) == span
+
+
+def test_names_the_question_already_gives_are_not_the_answer():
+    # Aliyev is in the question; the person asked for is the one the question does not name.
+    assert short_answer("Who did Ilham Aliyev appoint?", "Ilham Aliyev appointed Mukhtar Mammadov.") == \
+        "Mukhtar Mammadov"
+
+
+def test_a_capitalised_month_is_a_date_and_a_name_may_open_the_sentence():
+    assert short_answer("Who won the women's World Cup in 2023?",
+                        "Spain won the women's World Cup on 20 August 2023, beating England 1–0.") == "Spain"
+
+
+def test_why_and_how_questions_ask_for_no_span_and_get_three_sentences():
+    for q in ("Why did Baku open an embassy now?", "How did Tehran react to the embassy?"):
+        exp = expectation(q)
+        assert not exp.wants_span and exp.max_sentences == 3
+        assert short_answer(q, "Baku opened it because ties deepened.") is None
+
+
+def test_a_sentence_without_the_kind_asked_for_does_not_hold_it():
+    assert not holds("date", "The embassy opened to great fanfare.", "When did the embassy open?")
+    assert short_answer("How many people attended?", "Many people attended the ceremony.") is None

@@ -1,0 +1,73 @@
+"""The scored extractive answerer (briefqa.extractive, briefqa.scorer) on a small hand-written corpus."""
+
+import re
+
+import pytest
+
+import briefqa
+from briefqa.scorer import FEATURES, SentenceScorer
+from conftest import markdown_corpus
+
+ARTICLES = [
+    ("Harbour strike ends", "Coast Daily", "2023-11-05",
+     "The harbour strike ended on Sunday after nine days. Dock workers accepted a pay rise of 6% over two years. "
+     "The union's leader, Maria Lindqvist, said the deal protected jobs. Ferries to the islands resumed on Monday."),
+    ("Harbour strike continues", "Nordic Post", "2023-11-01",
+     "Dock workers at the harbour stayed off work for a fifth day. The union asked for a pay rise of 9%. "
+     "Ferries to the islands were cancelled. Shops on the islands ran short of fresh food."),
+    ("Volcano erupts near Reykjavik", "Nordic Post", "2023-12-19",
+     "A volcano erupted on the Reykjanes peninsula late on Monday. Lava flowed towards the town of Grindavik, "
+     "which had been evacuated in November. Scientists said the eruption could last for weeks."),
+]
+
+
+@pytest.fixture(scope="module")
+def qa(tmp_path_factory):
+    root = markdown_corpus(tmp_path_factory.mktemp("harbour"), ARTICLES)
+    ix = tmp_path_factory.mktemp("harbour-ix")
+    briefqa.ingest(root, index=ix, progress=False)
+    return briefqa.BriefQA.open(ix, k=3)
+
+
+def test_a_question_asking_for_a_span_opens_with_it_then_cites_its_sentence(qa):
+    ans = qa.ask("Who leads the dock workers' union?")
+    assert ans.short_answer == "Maria Lindqvist" and ans.text.startswith("Maria Lindqvist — ")
+    assert "Maria Lindqvist, said the deal protected jobs" in ans.text
+    assert re.search(r"\[\d\]", ans.text) and ans.citations and not ans.abstained
+
+
+def test_a_span_answer_has_at_most_two_sentences(qa):
+    ans = qa.ask("What pay rise did the dock workers accept?")
+    assert ans.short_answer == "6%" and 1 <= len(ans.sentences) <= 2
+
+
+def test_why_questions_get_no_span_and_up_to_three_sentences_in_reading_order(qa):
+    ans = qa.ask("Why did shops on the islands run short of food?")
+    assert ans.short_answer is None and 1 <= len(ans.sentences) <= 3
+    positions = [ans.text.index(s.text) for s in ans.sentences]
+    assert positions == sorted(positions)
+
+
+def test_a_question_the_articles_do_not_answer_abstains_and_keeps_the_passages_as_related(qa):
+    ans = qa.ask("How many tourists visited the volcano museum in 2019?")
+    assert ans.abstained and ans.citations == [] and ans.short_answer is None
+    assert ans.text.startswith("The articles in this index do not say:")
+    assert ans.passages  # shown as related
+
+
+def test_the_packaged_model_matches_the_features_it_scores():
+    model = SentenceScorer.packaged().model
+    assert tuple(model["features"]) == FEATURES and set(model["routes"]) == {"short", "long"}
+    assert all(f["file"].endswith("dev.json") for f in model["trained_on"])  # dev data only
+
+
+def test_a_model_trained_on_other_features_is_refused():
+    model = dict(SentenceScorer.packaged().model, features=["cos"])
+    with pytest.raises(ValueError, match="retrain it"):
+        SentenceScorer(model)
+
+
+@pytest.mark.parametrize("question", ["why?", "Почему забастовка закончилась?", "strike " * 60])
+def test_odd_questions_get_an_answer_or_an_abstention(qa, question):
+    ans = qa.ask(question)
+    assert ans.text and (ans.abstained or ans.citations)
