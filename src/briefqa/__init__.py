@@ -31,7 +31,7 @@ _EXPORTS = {
     "clean_text": "load", "load_file": "load",
     "Answer": "records", "AnswerSentence": "records", "Citation": "records", "Document": "records",
     "IndexInfo": "records", "IngestReport": "records", "Passage": "records", "Skipped": "records",
-    "Filters": "retrieve", "IndexRetriever": "retrieve",
+    "Filters": "retrieve", "IndexRetriever": "langchain_retriever",
     "Settings": "settings", "load_settings": "settings",
 }
 
@@ -111,7 +111,8 @@ if TYPE_CHECKING:  # for type checkers and IDEs: the same names, imported eagerl
     from .evaluation import EvalConfig, EvalReport, evaluate
     from .index import IndexStore
     from .ingestion import ingest
+    from .langchain_retriever import IndexRetriever
     from .load import clean_text, load_file
     from .records import Answer, AnswerSentence, Citation, Document, IndexInfo, IngestReport, Passage, Skipped
-    from .retrieve import Filters, IndexRetriever
+    from .retrieve import Filters
     from .settings import Settings, load_settings

@@ -9,16 +9,18 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .cite import check_citations
 from .errors import QuestionError
 from .extractive import scored_answer, similarity_answer
 from .index import IndexStore
-from .llm import backend_error
 from .records import Answer, IndexInfo, Passage
-from .retrieve import Filters, IndexRetriever, Reranker, Retrieval, Retriever
+from .retrieve import Filters, Reranker, Retrieval, Retriever
 from .settings import Settings, load_settings, pin_to_index
+
+if TYPE_CHECKING:
+    from .langchain_retriever import IndexRetriever
 
 
 class AnswerStream:
@@ -63,6 +65,8 @@ class AnswerStream:
                     raw.append(token)
                     yield token
             except Exception as exc:
+                from .llm import backend_error  # LangChain's model classes load only for LLM answers
+
                 raise backend_error(s, exc) from exc
         timings["generate"] = time.perf_counter() - t1
         t2 = time.perf_counter()
@@ -161,6 +165,8 @@ class BriefQA:
     # -- integration --------------------------------------------------------------------------------------
     def as_retriever(self, k: int | None = None, **filters: Any) -> IndexRetriever:
         """This index as a LangChain ``BaseRetriever``."""
+        from .langchain_retriever import IndexRetriever
+
         return IndexRetriever(qa=self, k=k or self.settings.k, **filters)
 
     def as_runnable(self):

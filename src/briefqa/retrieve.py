@@ -1,8 +1,8 @@
 """Find the passages that answer a question: dense, lexical or hybrid search, news-aware, with filters.
 
 Filters are applied inside the searches (a FAISS id selector, a bm25s weight mask), not after them, so a
-filtered query still gets its ``k`` best passages among the allowed ones. :class:`IndexRetriever` exposes
-the same search as a LangChain ``BaseRetriever`` for developers who build their own chains on briefqa's index.
+filtered query still gets its ``k`` best passages among the allowed ones. The same search is a LangChain
+``BaseRetriever`` in :mod:`briefqa.langchain_retriever`.
 """
 
 from __future__ import annotations
@@ -16,10 +16,6 @@ from pathlib import Path
 from typing import Protocol
 
 import numpy as np
-from langchain_core.callbacks import CallbackManagerForRetrieverRun
-from langchain_core.documents import Document as LCDocument
-from langchain_core.retrievers import BaseRetriever
-from pydantic import ConfigDict
 
 from .errors import ConfigError, FilterError
 from .index import IndexStore
@@ -302,24 +298,3 @@ class Retriever:
             chosen.append(best)
             rest.remove(best)
         return [candidates[i] for i in chosen + rest]
-
-
-class IndexRetriever(BaseRetriever):
-    """briefqa's retrieval as a LangChain retriever: ``IndexRetriever(qa=qa, k=5).invoke("question")``.
-
-    Returns LangChain ``Document`` objects whose ``metadata`` is the passage metadata plus its ``score``.
-    """
-
-    model_config = ConfigDict(arbitrary_types_allowed=True)
-
-    qa: object
-    k: int = 5
-    sources: list[str] | None = None
-    date_from: str | None = None
-    date_to: str | None = None
-
-    def _get_relevant_documents(self, query: str, *, run_manager: CallbackManagerForRetrieverRun
-                                ) -> list[LCDocument]:
-        passages = self.qa.retrieve(query, k=self.k, sources=self.sources, date_from=self.date_from,
-                                    date_to=self.date_to)
-        return [LCDocument(page_content=p.text, metadata={**p.metadata, "score": p.score}) for p in passages]
