@@ -55,6 +55,12 @@ def test_a_question_the_articles_do_not_answer_abstains_and_keeps_the_passages_a
     assert ans.passages  # shown as related
 
 
+def test_a_question_naming_two_reports_gets_a_labelled_sentence_from_each_oldest_first(qa):
+    ans = qa.ask("What pay rise did the Nordic Post and the Coast Daily report for the dock workers?")
+    assert [s.text.split(":")[0] for s in ans.sentences] == ["Nordic Post, 2023-11-01", "Coast Daily, 2023-11-05"]
+    assert "pay rise of 9%" in ans.sentences[0].text and "pay rise of 6%" in ans.sentences[1].text
+
+
 def test_the_packaged_model_matches_the_features_it_scores():
     model = SentenceScorer.packaged().model
     assert tuple(model["features"]) == FEATURES and set(model["routes"]) == {"short", "long"}

@@ -256,12 +256,12 @@ def scored_answer(question: str, passages: Sequence[Passage], store, embedder, s
     floor = settings.support_ratio * float(scored.probabilities.max())
     exp = expectation(question)
     parts = _parts(passages)
-    if parts:  # one sentence per named report: its best, if it says anything
+    if parts:  # one sentence per named report, its best: the question asked what each of them said
         chosen = []
         for members in parts:
             inside = [i for i, c in enumerate(scored.candidates) if c.passage in members]
             top = max(inside, key=lambda i: scored.probabilities[i], default=None)
-            if top is not None and scored.probabilities[top] >= floor and top not in chosen:
+            if top is not None and top not in chosen:
                 chosen.append(top)
     else:
         limit = min(settings.extractive_sentences, exp.max_sentences)
