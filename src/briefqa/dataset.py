@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -89,57 +90,58 @@ def _seed(records: list, path: Path) -> list[EvalItem]:
     return items
 
 
-def _jsonl(path: Path) -> list[EvalItem]:
-    items = []
+def _json_lines(path: Path) -> Iterator[tuple[int, str, object]]:
+    """Each non-blank line of ``path`` parsed: (line number, "line N of PATH", value); bad JSON is one error."""
     with path.open(encoding="utf-8") as fh:
         for lineno, line in enumerate(fh, 1):
             if not line.strip():
                 continue
             where = f"line {lineno} of {path}"
             try:
-                r = json.loads(line)
+                yield lineno, where, json.loads(line)
             except json.JSONDecodeError as exc:
                 raise DatasetError(f"{where} is not valid JSON ({exc.msg}); fix that line.") from None
-            if not isinstance(r, dict) or not isinstance(r.get("question"), str) or not r["question"].strip():
-                raise DatasetError(f"{where} has no 'question'; each line needs one.")
-            answer = r.get("answer")
-            evidence = _as_strings(r.get("evidence"), where, "evidence")
-            items.append(EvalItem(id=str(r.get("id") or f"q-{lineno:05d}"), question=r["question"],
-                                  type=str(r.get("type") or ""), answer=answer,
-                                  aliases=_as_strings(r.get("aliases"), where, "aliases") or (
-                                      (answer,) if isinstance(answer, str) else ()),
-                                  evidence=evidence,
-                                  answerable=bool(r.get("answerable", answer is not None or bool(evidence)))))
+
+
+def _aliases(r: dict, where: str) -> tuple[str, ...]:
+    """The record's aliases, else its answer when that is a string: what ``answer_contains`` looks for."""
+    answer = r.get("answer")
+    return _as_strings(r.get("aliases"), where, "aliases") or ((answer,) if isinstance(answer, str) else ())
+
+
+def _jsonl(path: Path) -> list[EvalItem]:
+    items = []
+    for lineno, where, r in _json_lines(path):
+        if not isinstance(r, dict) or not isinstance(r.get("question"), str) or not r["question"].strip():
+            raise DatasetError(f"{where} has no 'question'; each line needs one.")
+        answer = r.get("answer")
+        evidence = _as_strings(r.get("evidence"), where, "evidence")
+        items.append(EvalItem(id=str(r.get("id") or f"q-{lineno:05d}"), question=r["question"],
+                              type=str(r.get("type") or ""), answer=answer,
+                              aliases=_aliases(r, where),
+                              evidence=evidence,
+                              answerable=bool(r.get("answerable", answer is not None or bool(evidence)))))
     return items
 
 
 def _conversations(path: Path) -> list[EvalItem]:
     items = []
-    with path.open(encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            where = f"line {lineno} of {path}"
-            try:
-                r = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise DatasetError(f"{where} is not valid JSON ({exc.msg}); fix that line.") from None
-            turns = r.get("turns") if isinstance(r, dict) else None
-            if not isinstance(turns, list) or not turns:
-                raise DatasetError(f"{where} has no 'turns'; each conversation needs a list of turns.")
-            asked: list[str] = []
-            for t, turn in enumerate(turns):
-                if not isinstance(turn, dict) or not isinstance(turn.get("question"), str):
-                    raise DatasetError(f"{where}, turn {t + 1}, has no 'question'.")
-                answer = turn.get("answer")
-                items.append(EvalItem(id=f"c{lineno:04d}-t{t + 1}", question=turn["question"],
-                                      type="first_turn" if t == 0 else "follow_up", answer=answer,
-                                      aliases=_as_strings(turn.get("aliases"), where, "aliases") or (
-                                          (answer,) if isinstance(answer, str) else ()),
-                                      evidence=_as_strings(turn.get("evidence"), where, "evidence"),
-                                      answerable=answer is not None, conversation=f"c{lineno:04d}",
-                                      previous=tuple(asked)))
-                asked.append(turn["question"])
+    for lineno, where, r in _json_lines(path):
+        turns = r.get("turns") if isinstance(r, dict) else None
+        if not isinstance(turns, list) or not turns:
+            raise DatasetError(f"{where} has no 'turns'; each conversation needs a list of turns.")
+        asked: list[str] = []
+        for t, turn in enumerate(turns):
+            if not isinstance(turn, dict) or not isinstance(turn.get("question"), str):
+                raise DatasetError(f"{where}, turn {t + 1}, has no 'question'.")
+            answer = turn.get("answer")
+            items.append(EvalItem(id=f"c{lineno:04d}-t{t + 1}", question=turn["question"],
+                                  type="first_turn" if t == 0 else "follow_up", answer=answer,
+                                  aliases=_aliases(turn, where),
+                                  evidence=_as_strings(turn.get("evidence"), where, "evidence"),
+                                  answerable=answer is not None, conversation=f"c{lineno:04d}",
+                                  previous=tuple(asked)))
+            asked.append(turn["question"])
     return items
 
 
