@@ -14,7 +14,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from .extractive import content_words
+from .scorer import content_words
 
 _OPENERS = re.compile(r"^\s*(and|but|so|also|then|what about|how about|and what about|and how about)\b[\s,]*",
                       re.I)

@@ -24,21 +24,8 @@ import numpy as np
 
 from .cite import ABSTAIN_TEXT, SupportScorer, with_markers
 from .records import AnswerSentence, Citation, Passage
+from .scorer import content_words
 from .settings import Settings
-
-# Words that carry no content for the coverage check (question words, auxiliaries, function words).
-_STOPWORDS = frozenset("""
-a about above after again against all am an and any are as at be because been before being below between
-both but by can could did do does doing down during each few for from further had has have having he her here
-hers him his how i if in into is it its itself just me more most my no nor not now of off on once only or other
-our out over own same she should so some such than that the their them then there these they this those
-through to too under until up very was we were what when where which while who whom why will with would you
-your according said say says tell told many much kind way
-""".split())
-
-
-def content_words(text: str) -> list[str]:
-    return [w for w in re.findall(r"[a-z0-9]+", text.lower()) if w not in _STOPWORDS and len(w) > 1]
 
 
 def coverage(question: str, passages: Sequence[Passage], idf: Callable[[str], float] | None = None) -> float:

@@ -38,7 +38,8 @@ FEATURES = ("cos", "cos_rel", "passage_cos", "lex", "lex_rel", "local", "context
             "kind_missing", "focus_held", "focus_missing", "inv_rank", "first", "log_words", "short", "question",
             "lex_x_kind", "rarest_missing", "rarest_missing_context")
 
-_STOP = frozenset("""
+#: Words that carry no content: question words, auxiliaries, function words.
+_STOPWORDS = frozenset("""
 a about above after again against all am an and any are as at be because been before being below between both
 but by can could did do does doing down during each few for from further had has have having he her here hers
 him his how i if in into is it its itself just me more most my no nor not now of off on once only or other our
@@ -55,10 +56,13 @@ def _stemmer():
     return Stemmer.Stemmer("english").stemWords
 
 
+def content_words(text: str) -> list[str]:
+    return [w for w in re.findall(r"[a-z0-9]+", text.lower()) if w not in _STOPWORDS and len(w) > 1]
+
+
 def terms(text: str) -> list[str]:
     """Content words, stemmed: what question and sentence are compared on."""
-    words = [w for w in re.findall(r"[a-z0-9]+", text.lower().replace("’", "'")) if w not in _STOP and len(w) > 1]
-    return _stemmer()(words)
+    return _stemmer()(content_words(text.replace("’", "'")))
 
 
 @dataclass
