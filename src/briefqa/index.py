@@ -85,6 +85,11 @@ class Manifest(BaseModel):
     def lexical_dir(self) -> str:
         return f"lexical-{self.generation}"
 
+    @property
+    def has_sentences(self) -> bool:
+        """Whether the index stores sentence vectors (format 2 on)."""
+        return self.format_version >= 2
+
 
 def metadata_prefix(doc: DocEntry) -> str:
     """``title | source | YYYY-MM-DD`` and a newline: what a prefixed index puts before each chunk's text."""
@@ -245,7 +250,7 @@ class IndexStore:
 
     @property
     def has_sentence_vectors(self) -> bool:
-        return self.manifest.format_version >= 2
+        return self.manifest.has_sentences
 
     def sentence_vectors(self, chunk_id: int) -> np.ndarray | None:
         """The unit vectors of a chunk's sentences (float32, in order), or None for a format-1 index."""
@@ -302,7 +307,7 @@ class IndexStore:
                                      "--rebuild`.")
         damaged = (f"The index at {path} is damaged ({{}}); rebuild it with "
                    f"`briefqa ingest CORPUS --index {path} --rebuild`.")
-        for role in ("vectors", "chunks", "lexical", *(["sentences"] if manifest.format_version >= 2 else [])):
+        for role in ("vectors", "chunks", "lexical", *(["sentences"] if manifest.has_sentences else [])):
             if not any(r == role or r.startswith(role + "/") for r in manifest.files):
                 raise IndexDamagedError(damaged.format(f"the manifest names no {role} file"))
         for entry in manifest.files.values():
@@ -332,7 +337,7 @@ class IndexStore:
                 or lexical.size != len(chunks)):
             raise IndexDamagedError(damaged.format(
                 f"{vectors.ntotal} vectors, {lexical.size} lexical entries, {len(chunks)} chunks, {expected} expected"))
-        sentences = _load_sentences(path, manifest, chunks, damaged) if manifest.format_version >= 2 else None
+        sentences = _load_sentences(path, manifest, chunks, damaged) if manifest.has_sentences else None
         return cls(path, manifest, chunks, vectors, lexical, sentences)
 
     # -- changing -----------------------------------------------------------------------------------------
