@@ -84,7 +84,7 @@ def fit(x: np.ndarray, y: np.ndarray, c: float, balanced: bool = False, signs: n
     "holds every rare word of the question" becomes a penalty: "Israel opened its embassy in Baku in August
     1993." then scored 0.02 for "When did Israel open its embassy in Baku?". With the directions fixed,
     cross-validated gold-sentence-first on the short questions is 0.43 against 0.46 free (two questions of
-    79), and the seed questions, which neither model saw, are answered 7 of 7 against 5 of 7.
+    79), and the seed questions, which neither model saw, are answered citing their evidence 6 of 7 against 5 of 7.
     """
     from scipy.optimize import minimize
 
