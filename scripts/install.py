@@ -341,9 +341,13 @@ def dependencies(extras: list[str]) -> list[str]:
         if extra not in meta.get("optional-dependencies", {}):
             sys.exit(f"install: there is no extra '{extra}'; choose from "
                      f"{', '.join(meta.get('optional-dependencies', {}))}.")
-        wanted += meta["optional-dependencies"][extra]
+        for requirement in meta["optional-dependencies"][extra]:
+            if requirement_name(requirement) == meta["name"]:  # "briefqa[scale]": another extra of ours
+                wanted += dependencies(re.findall(r"[\w-]+", requirement.split("[", 1)[1]))
+            else:
+                wanted.append(requirement)
     later = {"torch", PACKAGE, *LLAMA_DEPENDENTS}
-    return [r for r in wanted if requirement_name(r) not in later]
+    return list(dict.fromkeys(r for r in wanted if requirement_name(r) not in later))
 
 
 def requirements_of(names) -> list[str]:

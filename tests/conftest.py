@@ -4,6 +4,7 @@ import json
 import shutil
 import socket
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -23,6 +24,22 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def run(*args, cwd=None, timeout=600):
+    """``python -m briefqa ARGS``, its output captured."""
+    return subprocess.run([sys.executable, "-m", "briefqa", *map(str, args)], capture_output=True, text=True,
+                          cwd=cwd, timeout=timeout)
+
+
+def one_clear_error(result, *words):
+    """The command failed with exit 1 and one line on stderr, ``briefqa: error: …``, holding ``words``."""
+    assert result.returncode == 1, result
+    assert "Traceback" not in result.stderr
+    lines = [ln for ln in result.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith("briefqa: error: "), result.stderr
+    for w in words:
+        assert w in lines[0], (w, lines[0])
 
 
 def markdown_corpus(root: Path, articles) -> Path:

@@ -11,21 +11,7 @@ import time
 
 import pytest
 
-from conftest import DEMO_CORPUS, private_mounts
-
-
-def run(*args, cwd=None):
-    return subprocess.run([sys.executable, "-m", "briefqa", *map(str, args)], capture_output=True, text=True,
-                          cwd=cwd, timeout=600)
-
-
-def one_clear_error(result, *words):
-    assert result.returncode == 1, result
-    assert "Traceback" not in result.stderr
-    lines = [ln for ln in result.stderr.splitlines() if ln.strip()]
-    assert len(lines) == 1 and lines[0].startswith("briefqa: error: "), result.stderr
-    for w in words:
-        assert w in lines[0], (w, lines[0])
+from conftest import DEMO_CORPUS, one_clear_error, private_mounts, run
 
 
 @pytest.fixture(scope="module")

@@ -2,8 +2,8 @@
 
 from datetime import date
 
-from briefqa.index import DocEntry
 from briefqa.query import analyze
+from briefqa.store import DocEntry
 
 DOCS = {
     "a": DocEntry(title="Sam Altman backs a teen startup", source="TechCrunch",
@@ -19,7 +19,8 @@ DOCS = {
 
 
 def parts(q):
-    return {p.label: sorted(p.chunk_ids) for p in analyze(q, DOCS).parts}
+    """Each part's label and the chunks of its documents."""
+    return {p.label: sorted(c for d in p.doc_ids for c in DOCS[d].chunk_ids) for p in analyze(q, DOCS).parts}
 
 
 def test_publications_in_the_index_are_recognised_and_others_ignored():
@@ -72,8 +73,8 @@ def test_a_title_in_the_question_is_a_part():
 
 
 def test_explicit_filters_bound_every_part():
-    a = analyze("What did TechCrunch and The Verge say?", DOCS, chunk_filter={0, 3})
-    assert {p.label: p.chunk_ids for p in a.parts} == {"TechCrunch": [0], "The Verge": [3]}
+    a = analyze("What did TechCrunch and The Verge say?", DOCS, admitted={"b", "c", "e"})
+    assert {p.label: p.doc_ids for p in a.parts} == {"TechCrunch": ["b"], "The Verge": ["c"]}
 
 
 def test_latest_is_noticed():

@@ -24,14 +24,14 @@ _EXPORTS = {
     "BackendError": "errors", "BriefQAError": "errors", "ConfigError": "errors", "CorpusError": "errors",
     "DatasetError": "errors", "FilterError": "errors", "IndexBusyError": "errors", "IndexDamagedError": "errors",
     "IndexMismatchError": "errors", "IndexMissingError": "errors", "IndexWriteError": "errors",
-    "QuestionError": "errors",
+    "QuestionError": "errors", "StoreUnavailableError": "errors",
     "EvalConfig": "evaluation", "EvalReport": "evaluation", "evaluate": "evaluation",
     "IndexStore": "index",
     "ingest": "ingestion",
     "clean_text": "load", "load_file": "load",
     "Answer": "records", "AnswerSentence": "records", "Citation": "records", "Document": "records",
     "IndexInfo": "records", "IngestReport": "records", "Passage": "records", "Skipped": "records",
-    "Filters": "retrieve", "IndexRetriever": "langchain_retriever",
+    "Filters": "store", "Store": "store", "open_store": "store", "IndexRetriever": "langchain_retriever",
     "Settings": "settings", "load_settings": "settings",
 }
 
@@ -64,12 +64,15 @@ __all__ = [
     "QuestionError",
     "Settings",
     "Skipped",
+    "Store",
+    "StoreUnavailableError",
     "clean_text",
     "evaluate",
     "info",
     "ingest",
     "load_file",
     "load_settings",
+    "open_store",
 ]
 
 
@@ -87,9 +90,9 @@ def __dir__() -> list[str]:
 
 def info(index: str = "index", documents: bool = False):
     """What an index holds (an :class:`IndexInfo`), without loading any model."""
-    from .index import IndexStore
+    from .store import open_store
 
-    return IndexStore.open(index).info(with_documents=documents)
+    return open_store(index).info(with_documents=documents)
 
 
 if TYPE_CHECKING:  # for type checkers and IDEs: the same names, imported eagerly
@@ -107,6 +110,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs: the same names, imported eagerl
         IndexMissingError,
         IndexWriteError,
         QuestionError,
+        StoreUnavailableError,
     )
     from .evaluation import EvalConfig, EvalReport, evaluate
     from .index import IndexStore
@@ -114,5 +118,5 @@ if TYPE_CHECKING:  # for type checkers and IDEs: the same names, imported eagerl
     from .langchain_retriever import IndexRetriever
     from .load import clean_text, load_file
     from .records import Answer, AnswerSentence, Citation, Document, IndexInfo, IngestReport, Passage, Skipped
-    from .retrieve import Filters
     from .settings import Settings, load_settings
+    from .store import Filters, Store, open_store

@@ -14,10 +14,10 @@ from typing import TYPE_CHECKING, Any
 from .cite import check_citations
 from .errors import QuestionError
 from .extractive import scored_answer, similarity_answer
-from .index import IndexStore
 from .records import Answer, IndexInfo, Passage
 from .retrieve import Filters, Reranker, Retrieval, Retriever
 from .settings import Settings, load_settings, pin_to_index
+from .store import Store, open_store
 
 if TYPE_CHECKING:
     from .langchain_retriever import IndexRetriever
@@ -46,7 +46,7 @@ class AnswerStream:
             if s.answerer == "scored":
                 ex = scored_answer(self.question, passages, qa.store, qa.embedder, s)
             else:
-                ex = similarity_answer(self.question, passages, qa.embedder, s, qa.store.lexical.idf)
+                ex = similarity_answer(self.question, passages, qa.embedder, s, qa.store.idf)
             timings["first_token"] = timings["generate"] = time.perf_counter() - t1
             timings["total"] = time.perf_counter() - t0
             self.answer = Answer(self.question, ex.text, ex.citations, passages, ex.abstained, ex.sentences,
@@ -84,21 +84,21 @@ class AnswerStream:
 class BriefQA:
     """Question answering over one index: ``BriefQA.open("index/").ask("Why ...?")``."""
 
-    def __init__(self, store: IndexStore, embedder, settings: Settings, reranker: Reranker | None = None) -> None:
+    def __init__(self, store: Store, embedder, settings: Settings, reranker: Reranker | None = None) -> None:
         self.store = store
         self.embedder = embedder
         m = store.manifest
         #: What the index fixed when it was built: questions are searched the same way.
         self.built = {"chunk_size": m.chunk_size, "chunk_overlap": m.chunk_overlap, "embed_runtime": embedder.runtime,
                       "index_prefix": m.index_prefix, "lexical_stemmer": m.lexical_stemmer}
-        self.settings = pin_to_index(settings, self.built, str(store.path))
+        self.settings = pin_to_index(settings, self.built, store.location)
         self.retriever = Retriever(store, embedder, reranker)
 
     def with_settings(self, **overrides: Any) -> Settings:
         """This instance's settings with ``overrides`` (a conflict with the index is a :class:`ConfigError`)."""
         if not overrides:
             return self.settings
-        return pin_to_index(self.settings.replace(**overrides), self.built, str(self.store.path))
+        return pin_to_index(self.settings.replace(**overrides), self.built, self.store.location)
 
     @classmethod
     def open(cls, index: str | Path | None = None, *, settings: Settings | None = None,
@@ -111,10 +111,10 @@ class BriefQA:
         from .embed import embedder_for_index
 
         settings = (settings or load_settings(config)).replace(**overrides)
-        path = Path(index if index is not None else settings.index)
-        embedder = embedder_for_index(path)  # refuses a missing index or one of another model, before loading
-        store = IndexStore.open(path, embedder=embedder.id)
-        qa = cls(store, embedder, settings.replace(origin=settings.origin("index"), index=str(path)), reranker)
+        location = str(index if index is not None else settings.index)
+        embedder = embedder_for_index(location)  # refuses a missing index or one of another model, before loading
+        store = open_store(location, embedder=embedder.id)
+        qa = cls(store, embedder, settings.replace(origin=settings.origin("index"), index=location), reranker)
         embedder.encode_query("warm-up")  # load the model now, not inside the first question's timings
         return qa
 

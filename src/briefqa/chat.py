@@ -276,10 +276,10 @@ def build_app(backend: ChatBackend):
 
 def ensure_index(settings: Settings, corpus: str | Path | None) -> None:
     """Build the index from ``corpus`` when there is none yet (the first run of ``python app.py``)."""
-    from .index import IndexStore
     from .ingestion import ingest
+    from .store import store_exists
 
-    if corpus and not IndexStore.exists(settings.index):
+    if corpus and not store_exists(settings.index):
         report = ingest([corpus], settings=settings)
         print(report.summary())
 

@@ -68,6 +68,10 @@ def _common(suppress: bool) -> argparse.ArgumentParser:
     return common
 
 
+def _add_ray_flag(p: argparse.ArgumentParser, text: str) -> None:
+    p.add_argument("--ray", nargs="?", const=True, default=None, metavar="ADDRESS", help=text)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="briefqa", parents=[_common(False)],
                                      description="Question answering over news analyses, with checked citations. "
@@ -84,6 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--prune", action="store_true", help="drop documents whose files are gone")
     p.add_argument("--rebuild", action="store_true", help="start a new index, replacing the old one on success")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    _add_ray_flag(p, "embed on a Ray cluster: a local one, or the one at ADDRESS (needs briefqa[scale])")
     _add_setting_flags(p, {"ingest"})
 
     p = command("ask", help="answer a question with cited passages")
@@ -117,6 +122,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--retrieval-only", action="store_true", help="score retrieval only; answer nothing")
     p.add_argument("--out", help="directory for results.jsonl, report.json, report.md and charts")
     p.add_argument("--no-progress", action="store_true")
+    _add_ray_flag(p, "answer the questions on a Ray cluster: a local one, or the one at ADDRESS")
     _add_setting_flags(p, {"ingest", "retrieval", "answer"})
 
     p = command("settings", help="list every setting with its default")
@@ -132,7 +138,7 @@ def cmd_ingest(args) -> int:
     from .ingestion import ingest
 
     report = ingest(args.paths, settings=_settings(args), prune=args.prune, rebuild=args.rebuild,
-                    progress=False if args.no_progress else None)
+                    progress=False if args.no_progress else None, ray=args.ray)
     print(report.summary())  # skipped files were already logged, one line each
     return 0
 
@@ -190,13 +196,13 @@ def cmd_retrieve(args) -> int:
 
 
 def cmd_info(args) -> int:
-    from .index import IndexStore
+    from .store import open_store
 
-    info = IndexStore.open(_settings(args).index).info(with_documents=args.documents)
+    info = open_store(_settings(args).index).info(with_documents=args.documents)
     if args.json:
         print(json.dumps(asdict(info), ensure_ascii=False, indent=1))
         return 0
-    print(f"index:     {info.path} (format {info.format_version}, updated {info.updated_at})\n"
+    print(f"index:     {info.path} ({info.backend} backend, format {info.format_version}, updated {info.updated_at})\n"
           f"embedder:  {info.embedder} ({info.dimension} dimensions)\n"
           f"chunking:  {info.chunk_size} tokens, overlap {info.chunk_overlap}\n"
           f"contents:  {info.documents} documents, {info.chunks} chunks, {len(info.sources)} sources")
@@ -221,7 +227,7 @@ def cmd_eval(args) -> int:
     configs = [read_config(c) for c in args.variants or []]
     report = evaluate(args.target[0], settings=_settings(args), configs=configs or None, out=args.out,
                       limit=args.limit, retrieval_only=args.retrieval_only,
-                      progress=False if args.no_progress else None)
+                      progress=False if args.no_progress else None, ray=args.ray)
     print(report.markdown().split("## Configurations")[0].rstrip())
     print(f"\nWritten to {args.out}: report.md, report.json, results.jsonl, metrics.png, by_type.png, latency.png")
     return 0

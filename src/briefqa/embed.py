@@ -38,6 +38,9 @@ ONNX_OPSET = 17
 
 
 def _threads() -> int:
+    # A worker that shares the machine with others (a Ray embedding actor) is given its share here.
+    if os.environ.get("BRIEFQA_THREADS", "").isdigit():
+        return max(1, int(os.environ["BRIEFQA_THREADS"]))
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
@@ -103,12 +106,29 @@ class Embedder:
         """The onnxruntime session of the ONNX runtimes, exporting the model first if the cache lacks it."""
         import onnxruntime as ort
 
+        path = onnx_model_path(self.runtime == "onnx-int8", lambda: self.model)
+        return ort.InferenceSession(str(path), self._session_options(), providers=["CPUExecutionProvider"])
+
+    def onnx_bytes(self) -> bytes:
+        """The ONNX model this runtime runs (exported into the cache first if need be), to ship to workers."""
+        return onnx_model_path(self.runtime == "onnx-int8", lambda: self.model).read_bytes()
+
+    def use_onnx(self, model: bytes) -> None:
+        """Run ``model`` (another process's :meth:`onnx_bytes`) instead of this machine's cached export."""
+        import onnxruntime as ort
+
+        session = ort.InferenceSession(model, self._session_options(), providers=["CPUExecutionProvider"])
+        self.__dict__["session"] = session  # what the cached property would have built from the file
+
+    @staticmethod
+    def _session_options():
+        import onnxruntime as ort
+
         options = ort.SessionOptions()
         options.intra_op_num_threads = _threads()
         options.inter_op_num_threads = 1
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        path = onnx_model_path(self.runtime == "onnx-int8", lambda: self.model)
-        return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        return options
 
     @property
     def content_limit(self) -> int:
@@ -337,12 +357,13 @@ def runtime_of(embedder: str) -> str | None:
     return next((r for r in RUNTIMES if embedder_id(r) == embedder), None)
 
 
-def embedder_for_index(path: Path) -> Embedder:
-    """The embedder that built the index at ``path``; an index of another model is refused."""
+def embedder_for_index(path) -> Embedder:
+    """The embedder that built the index at ``path`` (any backend's location); an index of another model is
+    refused."""
     from .errors import IndexMismatchError
-    from .index import IndexStore
+    from .store import read_manifest
 
-    built_with = IndexStore.read_manifest(path).embedder
+    built_with = read_manifest(path).embedder
     runtime = runtime_of(built_with)
     if runtime is None:
         raise IndexMismatchError(f"The index at {path} was built with embedder {built_with}, not "

@@ -55,3 +55,7 @@ class BackendError(BriefQAError):
 
 class DatasetError(BriefQAError):
     """An evaluation dataset cannot be read."""
+
+
+class StoreUnavailableError(BriefQAError):
+    """The engine holding an index (a Milvus server, a Ray cluster) cannot be reached or used."""

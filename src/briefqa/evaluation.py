@@ -127,6 +127,24 @@ def _record(config: EvalConfig, item: EvalItem, searched: str, passages, answer,
     return rec
 
 
+def answer_item(qa, config: EvalConfig, settings: Settings, item: EvalItem, retrieval_only: bool) -> dict[str, Any]:
+    """Retrieve (and answer) one question under one configuration: its result record."""
+    t0 = time.perf_counter()
+    searched = standalone(item)
+    passages = qa.retriever.retrieve(searched, settings, k=max(RETRIEVAL_K, settings.k))
+    timings = {"retrieve": time.perf_counter() - t0}
+    answer = None
+    if not retrieval_only:
+        try:
+            answer = qa.ask(searched, passages=passages[:settings.k], **config.overrides)
+        except BriefQAError as exc:
+            raise type(exc)(f"{exc} (question {item.id}, configuration {config.name})") from exc
+        timings["generate"] = answer.timings.get("generate", 0.0) + answer.timings.get("cite", 0.0)
+        timings["first_token"] = answer.timings.get("first_token", 0.0)
+    timings["total"] = time.perf_counter() - t0
+    return _record(config, item, searched, passages, answer, timings)
+
+
 def _read_results(path: Path) -> tuple[list[dict], int]:
     """Records already written; a line cut short by a crash is ignored (and counted)."""
     records, broken = [], 0
@@ -145,11 +163,11 @@ def _evidence_warning(dataset: Dataset, store) -> str | None:
     with_evidence = [i for i in dataset.items if i.evidence][:100]
     if not with_evidence:
         return None
-    haystack = "\x00".join(M.squash(c.text) for c in store.chunks.values())
+    haystack = "\x00".join(M.squash(c.text) for c in store.iter_chunks())
     found = sum(1 for i in with_evidence if any(M.squash(e) in haystack for e in i.evidence))
     if found == 0:
         return (f"None of the evidence of {len(with_evidence)} checked questions occurs in the index at "
-                f"{store.path}: the index probably holds another corpus than {dataset.path}.")
+                f"{store.location}: the index probably holds another corpus than {dataset.path}.")
     if found < len(with_evidence) / 2:
         return (f"Only {found} of {len(with_evidence)} checked questions have their evidence in the index; "
                 "retrieval scores will be low for reasons other than retrieval.")
@@ -159,8 +177,12 @@ def _evidence_warning(dataset: Dataset, store) -> str | None:
 def evaluate(dataset: str | Path | Dataset, index: str | Path | None = None,
              configs: Sequence[EvalConfig | dict[str, Any]] | None = None, *, out: str | Path | None = None,
              limit: int | None = None, retrieval_only: bool = False, settings: Settings | None = None,
-             progress: bool | None = None) -> EvalReport:
-    """Evaluate ``dataset`` on the index under each configuration; resume from ``out/results.jsonl``."""
+             progress: bool | None = None, ray: bool | str | None = None) -> EvalReport:
+    """Evaluate ``dataset`` on the index under each configuration; resume from ``out/results.jsonl``.
+
+    ``ray`` spreads the questions over a Ray cluster (``True``: a local one; a string: its address), one
+    worker per CPU, each with the index open; this process writes and aggregates the results as usual.
+    """
     from tqdm import tqdm
 
     from .api import BriefQA
@@ -193,23 +215,14 @@ def evaluate(dataset: str | Path | Dataset, index: str | Path | None = None,
     show = progress if progress is not None else sys.stderr.isatty()
     sink = results_path.open("a", encoding="utf-8") if results_path else None
     try:
+        if ray is not None and ray is not False and todo:
+            from .distributed import evaluate_on_ray
+
+            answered = evaluate_on_ray(qa.store.location, base, todo, retrieval_only, None if ray is True else str(ray))
+        else:
+            answered = (answer_item(qa, c, config_settings[c.key], it, retrieval_only) for c, it in todo)
         with tqdm(total=len(todo), unit="q", desc="evaluating", disable=not show, file=sys.stderr) as bar:
-            for config, item in todo:
-                s = config_settings[config.key]
-                t0 = time.perf_counter()
-                searched = standalone(item)
-                passages = qa.retriever.retrieve(searched, s, k=max(RETRIEVAL_K, s.k))
-                timings = {"retrieve": time.perf_counter() - t0}
-                answer = None
-                if not retrieval_only:
-                    try:
-                        answer = qa.ask(searched, passages=passages[:s.k], **config.overrides)
-                    except BriefQAError as exc:
-                        raise type(exc)(f"{exc} (question {item.id}, configuration {config.name})") from exc
-                    timings["generate"] = answer.timings.get("generate", 0.0) + answer.timings.get("cite", 0.0)
-                    timings["first_token"] = answer.timings.get("first_token", 0.0)
-                timings["total"] = time.perf_counter() - t0
-                rec = _record(config, item, searched, passages, answer, timings)
+            for rec in answered:
                 records.append(rec)
                 if sink:
                     sink.write(json.dumps(rec, ensure_ascii=False) + "\n")
@@ -235,8 +248,8 @@ def evaluate(dataset: str | Path | Dataset, index: str | Path | None = None,
 
 def _index_summary(qa) -> dict[str, Any]:
     m = qa.store.manifest
-    return {"path": str(qa.store.path), "embedder": m.embedder, "chunk_size": m.chunk_size,
-            "chunk_overlap": m.chunk_overlap, "documents": len(m.documents), "chunks": len(qa.store.chunks),
+    return {"path": qa.store.location, "backend": qa.store.backend, "embedder": m.embedder, "chunk_size": m.chunk_size,
+            "chunk_overlap": m.chunk_overlap, "documents": len(m.documents), "chunks": qa.store.chunk_count,
             "generation": m.generation, "updated_at": m.updated_at}
 
 

@@ -164,16 +164,20 @@ def sentence_features(question: str, passages: Sequence[Passage], store, embedde
     them; embedded here for a format-1 index)."""
     from .scorer import candidates, features
 
-    stored = [store.chunks.get(p.chunk_id) if store.has_sentence_vectors else None for p in passages]
+    store.fetch([p.chunk_id for p in passages])
+    stored = [store.chunk(p.chunk_id) if store.has_sentence_vectors else None for p in passages]
     cands = candidates(passages, [c.sentences if c is not None else None for c in stored])
     if not cands:
         return [], np.zeros((0, 0))
-    if all(c is not None for c in stored):
-        vectors = np.vstack([store.sentence_vectors(p.chunk_id) for p in passages])
-    else:
-        vectors = embedder.encode([c.text for c in cands])
-    pvecs = np.vstack([store.vectors.reconstruct(p.chunk_id) for p in passages])
-    x = features(question, embedder.encode_query(question), cands, vectors, passages, pvecs, store.lexical.idf)
+    # Stored sentence vectors where the index has them; the other passages' sentences are embedded now.
+    per_passage = [store.sentence_vectors(p.chunk_id) if c is not None else None for p, c in zip(passages, stored,
+                                                                                                 strict=True)]
+    missing = [x for x in cands if per_passage[x.passage] is None]
+    fresh = iter(embedder.encode([x.text for x in missing]) if missing else [])
+    vectors = np.vstack([next(fresh) if per_passage[x.passage] is None else per_passage[x.passage][x.position]
+                         for x in cands])
+    pvecs = store.chunk_vectors([p.chunk_id for p in passages])
+    x = features(question, embedder.encode_query(question), cands, vectors, passages, pvecs, store.idf)
     return cands, x
 
 

@@ -29,83 +29,28 @@ import json
 import os
 import secrets
 import shutil
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import ValidationError
 
 from .errors import IndexBusyError, IndexDamagedError, IndexMismatchError, IndexMissingError, IndexWriteError
 from .lexical import LexicalIndex
-from .records import DocumentInfo, IndexInfo, Passage
+from .store import (
+    READABLE_FORMATS,
+    ChunkRecord,
+    DocEntry,
+    FileEntry,
+    Filters,
+    Hit,
+    Manifest,
+    Store,
+)
 
-#: Format 2 added the sentence vectors; format 1 indexes are still read (their answers embed sentences at
-#: question time, which is slower).
-FORMAT_VERSION = 2
-READABLE_FORMATS = (1, 2)
 MANIFEST = "manifest.json"
 LOCK = ".write.lock"
-
-
-class DocEntry(BaseModel):
-    title: str = ""
-    author: str | None = None
-    source: str = ""
-    published_at: str | None = None
-    url: str | None = None
-    chunk_ids: list[int] = Field(default_factory=list)
-    origins: list[str] = Field(default_factory=list)
-
-
-class FileEntry(BaseModel):
-    name: str
-    size: int
-    sha256: str
-
-
-class Manifest(BaseModel):
-    format_version: int = FORMAT_VERSION
-    embedder: str
-    dimension: int
-    chunk_size: int
-    chunk_overlap: int
-    tokenizer: str
-    index_prefix: str = "none"  # which side indexes "title | source | date" before each chunk
-    lexical_stemmer: str = ""  # Snowball stemmer of the BM25 index ("" for none)
-    created_at: str
-    updated_at: str
-    generation: int = 0
-    next_chunk_id: int = 0
-    files: dict[str, FileEntry] = Field(default_factory=dict)
-    documents: dict[str, DocEntry] = Field(default_factory=dict)
-
-    @property
-    def lexical_dir(self) -> str:
-        return f"lexical-{self.generation}"
-
-    @property
-    def has_sentences(self) -> bool:
-        """Whether the index stores sentence vectors (format 2 on)."""
-        return self.format_version >= 2
-
-
-def metadata_prefix(doc: DocEntry) -> str:
-    """``title | source | YYYY-MM-DD`` and a newline: what a prefixed index puts before each chunk's text."""
-    return f"{doc.title} | {doc.source} | {(doc.published_at or '')[:10]}\n"
-
-
-@dataclass
-class ChunkRecord:
-    id: int
-    doc_id: str
-    start: int
-    end: int
-    text: str
-    sentences: list[list[int]] = field(default_factory=list)  # [start, end) of each sentence in ``text``
-    row: int = -1  # the first of its sentences' rows in sentences-<gen>.npy
-
 
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
@@ -235,22 +180,63 @@ def _new_faiss(dimension: int):
     return faiss.IndexIDMap2(faiss.IndexFlatIP(dimension))
 
 
-class IndexStore:
-    """An index directory, loaded in memory; :meth:`save` commits changes atomically."""
+class IndexStore(Store):
+    """An index directory, loaded in memory (sentence vectors memory-mapped); :meth:`save` commits changes
+    atomically."""
+
+    backend = "local"
+    write_lock = staticmethod(write_lock)
 
     def __init__(self, path: Path, manifest: Manifest, chunks: dict[int, ChunkRecord], vectors,
                  lexical: LexicalIndex | None = None, sentences: np.ndarray | None = None) -> None:
-        self.path = path
+        self.path = Path(path)
+        self.location = str(path)
         self.manifest = manifest
         self.chunks = chunks
         self.vectors = vectors  # faiss index
         self.lexical = lexical or LexicalIndex.build([], [])
         self._sentences = sentences  # the saved sentence vectors (memory-mapped), rows as ChunkRecord.row says
         self._added_sentences: dict[int, np.ndarray] = {}  # those of chunks added since
+        self._compiled: dict[Filters, np.ndarray] = {}  # filters -> allowed chunk ids, until the next change
 
+    # -- the Store interface ---------------------------------------------------------------------------------
     @property
-    def has_sentence_vectors(self) -> bool:
-        return self.manifest.has_sentences
+    def chunk_count(self) -> int:
+        return len(self.chunks)
+
+    def chunk(self, chunk_id: int) -> ChunkRecord:
+        return self.chunks[chunk_id]
+
+    def iter_chunks(self):
+        return iter(self.chunks.values())
+
+    def chunk_vectors(self, chunk_ids) -> np.ndarray:
+        return np.vstack([self.vectors.reconstruct(int(c)) for c in chunk_ids])
+
+    def idf(self, term: str) -> float:
+        return self.lexical.idf(term)
+
+    def allowed_ids(self, filters: Filters | None) -> np.ndarray | None:
+        """The chunk ids that pass ``filters`` (None for no filter): the local form of a filter."""
+        if not filters:
+            return None
+        if filters not in self._compiled:
+            docs = self.documents
+            ids = [c for d in self.matching_documents(filters) for c in docs[d].chunk_ids]
+            self._compiled[filters] = np.asarray(sorted(ids), dtype=np.int64)
+        return self._compiled[filters]
+
+    def dense_search(self, vector: np.ndarray, k: int, filters: Filters | None = None) -> list[Hit]:
+        return [Hit(c, s) for c, s in self.search(vector, k, self.allowed_ids(filters))]
+
+    def lexical_search(self, text: str, k: int, filters: Filters | None = None) -> list[Hit]:
+        allowed = self.allowed_ids(filters)
+        if allowed is not None and len(allowed) == 0:
+            return []
+        return [Hit(c, s) for c, s in self.lexical.search(text, k, allowed)]
+
+    def commit(self) -> None:
+        self.save()
 
     def sentence_vectors(self, chunk_id: int) -> np.ndarray | None:
         """The unit vectors of a chunk's sentences (float32, in order), or None for a format-1 index."""
@@ -359,9 +345,11 @@ class IndexStore:
                 self._added_sentences[cid] = np.asarray(sentences[j][1], dtype=np.float16)
             self.chunks[cid] = record
         self.manifest.documents[doc_id] = DocEntry(**meta, chunk_ids=ids.tolist(), origins=sorted(set(origins)))
+        self._compiled.clear()
 
     def remove_document(self, doc_id: str) -> None:
         entry = self.manifest.documents.pop(doc_id)
+        self._compiled.clear()
         if entry.chunk_ids:
             self.vectors.remove_ids(np.asarray(entry.chunk_ids, dtype=np.int64))
         for cid in entry.chunk_ids:
@@ -444,19 +432,7 @@ class IndexStore:
                     else:
                         stale.unlink()
 
-    def lexical_text(self, chunk: ChunkRecord) -> str:
-        if self.manifest.index_prefix in ("lexical", "both"):
-            return metadata_prefix(self.manifest.documents[chunk.doc_id]) + chunk.text
-        return chunk.text
-
     # -- reading ------------------------------------------------------------------------------------------
-    def passage(self, chunk_id: int, score: float = 0.0) -> Passage:
-        c = self.chunks[chunk_id]
-        d = self.manifest.documents[c.doc_id]
-        meta = {"title": d.title, "source": d.source, "published_at": d.published_at, "url": d.url,
-                "author": d.author, "doc_id": c.doc_id, "chunk_id": c.id, "start": c.start, "end": c.end}
-        return Passage(text=c.text, metadata=meta, score=float(score))
-
     def search(self, vector: np.ndarray, k: int, allowed: np.ndarray | None = None) -> list[tuple[int, float]]:
         """(chunk id, cosine) of the ``k`` nearest chunks, optionally only among ``allowed`` chunk ids."""
         import faiss
@@ -472,18 +448,3 @@ class IndexStore:
             k = min(k, len(allowed))
         scores, ids = self.vectors.search(query, min(k, self.vectors.ntotal), params=params)
         return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
-
-    def sources(self) -> list[str]:
-        return sorted({d.source for d in self.manifest.documents.values() if d.source})
-
-    def info(self, with_documents: bool = False) -> IndexInfo:
-        m = self.manifest
-        docs = []
-        if with_documents:
-            docs = [DocumentInfo(doc_id=k, title=d.title, source=d.source, published_at=d.published_at,
-                                 url=d.url, chunks=len(d.chunk_ids), origins=d.origins)
-                    for k, d in sorted(m.documents.items(), key=lambda kv: (kv[1].published_at or "", kv[1].title))]
-        return IndexInfo(path=str(self.path), format_version=m.format_version, embedder=m.embedder,
-                         dimension=m.dimension, chunk_size=m.chunk_size, chunk_overlap=m.chunk_overlap,
-                         documents=len(m.documents), chunks=len(self.chunks), sources=self.sources(),
-                         created_at=m.created_at, updated_at=m.updated_at, documents_list=docs)

@@ -18,10 +18,10 @@ from tqdm import tqdm
 
 from .chunk import ENCODING, Chunker, split_sentences
 from .errors import CorpusError, IndexMismatchError
-from .index import DocEntry, IndexStore, metadata_prefix, write_lock
 from .load import collect_files, load_file, origin_file
 from .records import Document, IngestReport, Skipped
 from .settings import INDEX, Settings, describe_origin, load_settings, pin_to_index
+from .store import DocEntry, Store, create_store, metadata_prefix, open_store, store_exists, writer
 
 log = logging.getLogger(__name__)
 
@@ -29,13 +29,13 @@ log = logging.getLogger(__name__)
 PROGRESS_MIN_CHUNKS = 64
 
 
-def _pinned(settings: Settings, store: IndexStore, runtime: str) -> tuple[Settings, bool]:
+def _pinned(settings: Settings, store: Store, runtime: str) -> tuple[Settings, bool]:
     """Settings for adding to an existing index: its chunking and embedding are fixed (asking for others is an
     error, see :func:`~briefqa.settings.pin_to_index`); its lexical prefix and stemmer may change in place,
     since BM25 is rebuilt from the chunks at every save. Returns the settings and whether the lexical side
     changes."""
     m = store.manifest
-    where = str(store.path)
+    where = store.location
     settings = pin_to_index(settings, {"chunk_size": m.chunk_size, "chunk_overlap": m.chunk_overlap,
                                        "embed_runtime": runtime}, where)
     lexical = {"index_prefix": m.index_prefix, "lexical_stemmer": m.lexical_stemmer}
@@ -50,106 +50,46 @@ def _pinned(settings: Settings, store: IndexStore, runtime: str) -> tuple[Settin
             f"what the vectors of the index at {where} embed (built with {m.index_prefix!r}); drop it, or rebuild "
             "the index with --rebuild.")
     relexed = (settings.index_prefix, settings.lexical_stemmer) != (m.index_prefix, m.lexical_stemmer)
-    m.index_prefix, m.lexical_stemmer = settings.index_prefix, settings.lexical_stemmer
+    if relexed:
+        store.set_lexical(settings.index_prefix, settings.lexical_stemmer)
     return settings, relexed
 
 
 def ingest(paths: Iterable[str | Path] | str | Path, index: str | Path | None = None, *,
            settings: Settings | None = None, prune: bool = False, rebuild: bool = False,
-           progress: bool | None = None, **overrides) -> IngestReport:
+           progress: bool | None = None, ray: bool | str | None = None, **overrides) -> IngestReport:
     """Ingest files or directories of articles into the index at ``index``; return what was done.
 
+    ``index`` is any store location (a directory, ``milvus-lite:PATH.db``, ``milvus://HOST:PORT/NAME``).
     ``overrides`` are settings (``chunk_size=…``). An existing index keeps the chunking and embedding
     runtime it was built with; asking for others, from any source, is an error unless ``rebuild`` is set. Unreadable
-    files are skipped, logged and counted in the report. Raises :class:`CorpusError` when no document at all
+    files are skipped, logged and counted in the report. ``ray`` embeds on a Ray cluster (``True`` starts a
+    local one, a string is its address; see :mod:`briefqa.distributed`); this process stays the one writer.
+    Raises :class:`CorpusError` when no document at all
     can be read and the index would stay empty, and :class:`IndexBusyError` when another process is writing
     the same index, and :class:`IndexWriteError` when the disk is full or the directory read-only (the
     index is then as it was).
     """
-    from .embed import embedder_for_index, get_embedder
-
     started = time.perf_counter()
     settings = (settings or load_settings()).replace(**overrides)
-    index_path = Path(index if index is not None else settings.index)
+    location = str(index if index is not None else settings.index)
     if isinstance(paths, str | Path):
         paths = [paths]
     files = collect_files(paths)
-    report = IngestReport(index=str(index_path))
+    report = IngestReport(index=location)
+    if ray is not None and ray is not False:
+        from .distributed import connect
+
+        connect(None if ray is True else str(ray))  # an unreachable cluster fails before any work
     # Held from reading the manifest to committing the new one: a concurrent writer would otherwise start from
     # the same manifest, and the later commit would silently drop the earlier one's documents.
-    with write_lock(index_path):
-        relexed = False
-
-        if IndexStore.exists(index_path) and not rebuild:
-            embedder = embedder_for_index(index_path)  # an existing index keeps its runtime
-            store = IndexStore.open(index_path, embedder=embedder.id)
-            settings, relexed = _pinned(settings, store, embedder.runtime)
-        else:
-            embedder = get_embedder(settings.embed_runtime)
-            store = IndexStore.create(index_path, embedder.id, embedder.dimension, settings.chunk_size,
-                                      settings.chunk_overlap, ENCODING, settings.index_prefix, settings.lexical_stemmer)
-
-        # 1. Read every file; each document keeps the origins it was read from.
-        max_bytes = int(settings.max_file_mb * 1e6)
-        incoming: dict[str, Document] = {}
-        origins: dict[str, set[str]] = {}
-        read_files = {str(f) for f in files}
-        for f in files:
-            for item in load_file(f, max_bytes=max_bytes):
-                if isinstance(item, Skipped):
-                    log.warning("skipped %s", item.reason)
-                    report.skipped.append(item)
-                    continue
-                doc_id = item.doc_id
-                if doc_id in incoming:
-                    report.duplicates += 1
-                else:
-                    incoming[doc_id] = item
-                origins.setdefault(doc_id, set()).add(item.origin)
-
-        # 2. Origins: files read now are authoritative for their documents; with prune, vanished files drop out.
-        origins_changed = False
-        for doc_id, entry in list(store.manifest.documents.items()):
-            kept = [o for o in entry.origins
-                    if origin_file(o) not in read_files and not (prune and not Path(origin_file(o)).exists())]
-            kept.extend(origins.pop(doc_id, set()) - set(kept))
-            if doc_id in incoming:
-                report.unchanged += 1
-                incoming.pop(doc_id)
-            if kept:
-                origins_changed |= sorted(kept) != entry.origins
-                entry.origins = sorted(kept)
-            else:
-                store.remove_document(doc_id)
-                report.removed += 1
-
-        # 3. Chunk and embed the new documents in one batched pass (the model loads only if there are any).
-        texts: list[str] = []
+    with writer(location):
+        store, embedder, settings, relexed = _writable(location, settings, rebuild)
+        incoming, origins = _read(files, settings, report)
+        origins_changed = _reconcile(store, incoming, origins, {str(f) for f in files}, prune, report)
         if incoming:
-            dense_prefix = settings.index_prefix in ("dense", "both")
-            planned = []
-            for doc_id, doc in incoming.items():
-                prefix = metadata_prefix(DocEntry(**doc.metadata())) if dense_prefix else ""
-                # The prefix is embedded with every chunk, so it takes its share of the embedder's input limit.
-                room = embedder.content_limit - (embedder.count_tokens([prefix])[0] if prefix else 0)
-                chunker = Chunker(settings.chunk_size, settings.chunk_overlap, embed_tokens=embedder.count_tokens,
-                                  limit=room)
-                planned.append((doc_id, doc, chunker.split(doc.text), prefix))
-            texts = [prefix + s.text for _, _, spans, prefix in planned for s in spans]
-            show = progress if progress is not None else (len(texts) >= PROGRESS_MIN_CHUNKS and sys.stderr.isatty())
-            with tqdm(total=len(texts), unit="chunk", desc="embedding", disable=not show, file=sys.stderr) as bar:
-                if store.has_sentence_vectors:
-                    # Each chunk's sentences, as spans of its text (and of the embedded text, prefix included).
-                    spans_in = [[(x.start, x.end) for x in split_sentences(s.text)] or [(0, len(s.text))]
-                                for _, _, spans, _ in planned for s in spans]
-                    shifts = [len(prefix) for _, _, spans, prefix in planned for _ in spans]
-                    vectors, sentence_vectors = embedder.encode_passages(
-                        texts, [[(a + d, b + d) for a, b in sp] for sp, d in zip(spans_in, shifts, strict=True)],
-                        batch_size=settings.batch_size, progress=bar)
-                    sentences = list(zip(spans_in, sentence_vectors, strict=True))
-                else:  # a format-1 index: chunk vectors only
-                    vectors = embedder.encode(texts, batch_size=settings.batch_size, progress=bar)
-                    sentences = None
+            planned = _plan(incoming, embedder, settings)
+            vectors, sentences = _embed(planned, embedder, store.has_sentence_vectors, settings, progress, ray)
             offset = 0
             for doc_id, doc, spans, _prefix in planned:
                 n = len(spans)
@@ -158,15 +98,109 @@ def ingest(paths: Iterable[str | Path] | str | Path, index: str | Path | None = 
                                    sentences[offset:offset + n] if sentences is not None else None)
                 offset += n
                 report.added += 1
-        report.chunks_embedded = len(texts)
-
-        if not store.manifest.documents:
+            report.chunks_embedded = offset
+        if not store.documents:
             raise CorpusError(f"No readable article in {', '.join(map(str, paths))}"
-                              f" ({len(report.skipped)} skipped); the index at {index_path} was left as it was.")
+                              f" ({len(report.skipped)} skipped); the index at {location} was left as it was.")
         if (report.added or report.removed or origins_changed or relexed or rebuild
-                or not IndexStore.exists(index_path)):
-            store.save()
-        report.documents = len(store.manifest.documents)
-        report.chunks = len(store.chunks)
+                or not store_exists(location)):
+            store.commit()
+        report.documents = len(store.documents)
+        report.chunks = store.chunk_count
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _writable(location: str, settings: Settings, rebuild: bool):
+    """The store to write to (the existing index, or a new one), its embedder, and the settings pinned to it."""
+    from .embed import embedder_for_index, get_embedder
+
+    if store_exists(location) and not rebuild:
+        embedder = embedder_for_index(location)  # an existing index keeps its runtime
+        store = open_store(location, embedder=embedder.id)
+        settings, relexed = _pinned(settings, store, embedder.runtime)
+        return store, embedder, settings, relexed
+    embedder = get_embedder(settings.embed_runtime)
+    store = create_store(location, embedder.id, embedder.dimension, settings.chunk_size, settings.chunk_overlap,
+                         ENCODING, settings.index_prefix, settings.lexical_stemmer)
+    return store, embedder, settings, False
+
+
+def _read(files, settings: Settings, report: IngestReport) -> tuple[dict[str, Document], dict[str, set[str]]]:
+    """Every readable document of ``files`` by id, and the origins each was read from."""
+    max_bytes = int(settings.max_file_mb * 1e6)
+    incoming: dict[str, Document] = {}
+    origins: dict[str, set[str]] = {}
+    for f in files:
+        for item in load_file(f, max_bytes=max_bytes):
+            if isinstance(item, Skipped):
+                log.warning("skipped %s", item.reason)
+                report.skipped.append(item)
+                continue
+            if item.doc_id in incoming:
+                report.duplicates += 1
+            else:
+                incoming[item.doc_id] = item
+            origins.setdefault(item.doc_id, set()).add(item.origin)
+    return incoming, origins
+
+
+def _reconcile(store: Store, incoming: dict[str, Document], origins: dict[str, set[str]], read_files: set[str],
+               prune: bool, report: IngestReport) -> bool:
+    """Files read now are authoritative for their documents; with ``prune``, vanished files drop out. A
+    document left without origins is removed; one the index holds already leaves ``incoming``. Returns whether
+    any origin changed."""
+    changed = False
+    for doc_id, entry in list(store.documents.items()):
+        kept = [o for o in entry.origins
+                if origin_file(o) not in read_files and not (prune and not Path(origin_file(o)).exists())]
+        kept.extend(origins.pop(doc_id, set()) - set(kept))
+        if doc_id in incoming:
+            report.unchanged += 1
+            incoming.pop(doc_id)
+        if kept:
+            if sorted(kept) != entry.origins:
+                changed = True
+                store.set_origins(doc_id, kept)
+        else:
+            store.remove_document(doc_id)
+            report.removed += 1
+    return changed
+
+
+def _plan(incoming: dict[str, Document], embedder, settings: Settings) -> list:
+    """(doc id, document, chunks, embedded prefix) of each new document."""
+    dense_prefix = settings.index_prefix in ("dense", "both")
+    planned = []
+    for doc_id, doc in incoming.items():
+        prefix = metadata_prefix(DocEntry(**doc.metadata())) if dense_prefix else ""
+        # The prefix is embedded with every chunk, so it takes its share of the embedder's input limit.
+        room = embedder.content_limit - (embedder.count_tokens([prefix])[0] if prefix else 0)
+        chunker = Chunker(settings.chunk_size, settings.chunk_overlap, embed_tokens=embedder.count_tokens, limit=room)
+        planned.append((doc_id, doc, chunker.split(doc.text), prefix))
+    return planned
+
+
+def _embed(planned: list, embedder, with_sentences: bool, settings: Settings, progress: bool | None, ray):
+    """The chunks' vectors and, for a format-2 index, each chunk's (sentence spans, sentence vectors)."""
+    texts = [prefix + s.text for _, _, spans, prefix in planned for s in spans]
+    # Each chunk's sentences, as spans of its text (and of the embedded text, prefix included).
+    spans_in = [[(x.start, x.end) for x in split_sentences(s.text)] or [(0, len(s.text))]
+                for _, _, spans, _ in planned for s in spans]
+    shifts = [len(prefix) for _, _, spans, prefix in planned for _ in spans]
+    embedded = [[(a + d, b + d) for a, b in sp] for sp, d in zip(spans_in, shifts, strict=True)]
+    show = progress if progress is not None else (len(texts) >= PROGRESS_MIN_CHUNKS and sys.stderr.isatty())
+    with tqdm(total=len(texts), unit="chunk", desc="embedding", disable=not show, file=sys.stderr) as bar:
+        if ray is not None and ray is not False:
+            from .distributed import embed_on_ray
+
+            vectors, sentence_vectors = embed_on_ray(texts, embedded if with_sentences else None, embedder.runtime,
+                                                     settings.batch_size, None if ray is True else str(ray), bar)
+        elif with_sentences:
+            vectors, sentence_vectors = embedder.encode_passages(texts, embedded, batch_size=settings.batch_size,
+                                                                 progress=bar)
+        else:  # a format-1 index: chunk vectors only
+            vectors = embedder.encode(texts, batch_size=settings.batch_size, progress=bar)
+    if not with_sentences:
+        return vectors, None
+    return vectors, list(zip(spans_in, sentence_vectors, strict=True))

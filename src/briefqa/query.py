@@ -12,10 +12,11 @@ back to something wider, and the analysis records every such decision for ``expl
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
-from .index import DocEntry
+from .store import DocEntry
 
 _MONTHS = {m: i for i, m in enumerate(
     ["january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
@@ -45,10 +46,10 @@ class Mention:
 
 @dataclass
 class Part:
-    """One report the question names: the chunks it may come from, and the words of the question about it."""
+    """One report the question names: the documents it may come from, and the words of the question about it."""
 
     label: str
-    chunk_ids: list[int]
+    doc_ids: list[str]
     text: str = ""  # the clause of the question around this report's mentions (the whole question if unsure)
 
 
@@ -155,10 +156,10 @@ def _range(question: str, dates: list[Mention]) -> tuple[date | None, date | Non
     return None, None, None
 
 
-def analyze(question: str, documents: dict[str, DocEntry], chunk_filter: set[int] | None = None) -> QueryAnalysis:
+def analyze(question: str, documents: Mapping[str, DocEntry], admitted: set[str] | None = None) -> QueryAnalysis:
     """The mentions of ``question`` and the parts they make, over the index's ``documents``.
 
-    ``chunk_filter`` (the caller's explicit filters) bounds every part.
+    ``admitted`` (the documents that pass the caller's explicit filters) bounds every part.
     """
     qa = QueryAnalysis(question)
     sources = sorted({d.source for d in documents.values() if d.source})
@@ -175,9 +176,8 @@ def analyze(question: str, documents: dict[str, DocEntry], chunk_filter: set[int
         qa.date_from, qa.date_to = lo, hi
         qa.notes.append(f"date range from the question ({how}): {lo or '…'} to {hi or '…'}")
 
-    def chunks(pred) -> list[int]:
-        ids = [c for d in documents.values() if pred(d) for c in d.chunk_ids]
-        return [c for c in ids if chunk_filter is None or c in chunk_filter]
+    def docs(pred) -> list[str]:
+        return [k for k, d in documents.items() if pred(d) and (admitted is None or k in admitted)]
 
     def day_ok(d: DocEntry, day: date) -> bool:
         return bool(d.published_at) and abs(date.fromisoformat(d.published_at[:10]) - day) <= DAY_TOLERANCE
@@ -221,17 +221,17 @@ def analyze(question: str, documents: dict[str, DocEntry], chunk_filter: set[int
                     and (dm is None or (day_ok(d, date.fromisoformat(dm.value)) if dm.kind == "day"
                                         else month_ok(d, dm.value))))
 
-        ids = chunks(pred)
+        ids = docs(pred)
         if not ids and dm is not None and source is not None:
             qa.notes.append(f"nothing from {source} on {dm.value}; kept {source} without the date")
-            ids, label = chunks(lambda d, source=source: d.source == source), source
+            ids, label = docs(lambda d, source=source: d.source == source), source
         if ids:
             qa.parts.append(Part(label, ids, clause(index)))
         else:
             qa.notes.append(f"nothing in the index for {label}; not used as a filter")
     for t in titles:
-        qa.parts.append(Part(f"title: {documents[t.value].title}", chunks(lambda d, t=t: d is documents[t.value]),
+        qa.parts.append(Part(f"title: {documents[t.value].title}", docs(lambda d, t=t: d is documents[t.value]),
                              question))
     for p in qa.parts:
-        qa.notes.append(f"part '{p.label}': {len(p.chunk_ids)} chunks")
+        qa.notes.append(f"part '{p.label}': {len(p.doc_ids)} documents")
     return qa

@@ -178,3 +178,4 @@ class IndexInfo:
     created_at: str
     updated_at: str
     documents_list: list[DocumentInfo] = field(default_factory=list)
+    backend: str = "local"  # "local" (an index directory) or "milvus" (a Milvus server or milvus-lite file)

@@ -1,7 +1,9 @@
 """Find the passages that answer a question: dense, lexical or hybrid search, news-aware, with filters.
 
-Filters are applied inside the searches (a FAISS id selector, a bm25s weight mask), not after them, so a
-filtered query still gets its ``k`` best passages among the allowed ones. The same search is a LangChain
+Everything here goes through the :class:`~briefqa.store.Store` interface, so every backend ranks the same
+way. Filters are applied inside the backend's searches (a FAISS id selector and a bm25s weight mask locally,
+a boolean expression in Milvus), not after them, so a filtered query still gets its ``k`` best passages among
+the allowed ones. The same search is a LangChain
 ``BaseRetriever`` in :mod:`briefqa.langchain_retriever`.
 """
 
@@ -10,64 +12,19 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date
 from functools import lru_cache
 from pathlib import Path
 from typing import Protocol
 
 import numpy as np
 
-from .errors import ConfigError, FilterError
-from .index import IndexStore
+from .errors import ConfigError
 from .query import QueryAnalysis, analyze
 from .records import Passage
 from .settings import Settings
+from .store import Filters, Store
 
-
-@dataclass(frozen=True)
-class Filters:
-    """Restrict retrieval to some publications and/or a publication-date range (inclusive, by day)."""
-
-    sources: tuple[str, ...] = ()
-    date_from: date | None = None
-    date_to: date | None = None
-
-    @classmethod
-    def of(cls, sources=None, date_from=None, date_to=None) -> Filters:
-        def as_date(value, name):
-            if value is None or value == "" or isinstance(value, date):
-                return value or None
-            try:
-                return date.fromisoformat(str(value)[:10])
-            except ValueError:
-                raise FilterError(f"{name} '{value}' is not a date; write it as YYYY-MM-DD.") from None
-
-        if isinstance(sources, str):
-            sources = [s.strip() for s in sources.split(",") if s.strip()]
-        f = cls(tuple(sources or ()), as_date(date_from, "date_from"), as_date(date_to, "date_to"))
-        if f.date_from and f.date_to and f.date_from > f.date_to:
-            raise FilterError(f"The date range {f.date_from} to {f.date_to} ends before it starts; "
-                              "swap the dates.")
-        return f
-
-    def __bool__(self) -> bool:
-        return bool(self.sources or self.date_from or self.date_to)
-
-    def allowed_ids(self, store: IndexStore) -> np.ndarray:
-        """Chunk ids of the documents that pass the filters."""
-        wanted = {s.casefold() for s in self.sources}
-        ids: list[int] = []
-        for entry in store.manifest.documents.values():
-            if wanted and entry.source.casefold() not in wanted:
-                continue
-            if self.date_from or self.date_to:
-                if not entry.published_at:
-                    continue
-                day = date.fromisoformat(entry.published_at[:10])
-                if (self.date_from and day < self.date_from) or (self.date_to and day > self.date_to):
-                    continue
-            ids.extend(entry.chunk_ids)
-        return np.asarray(ids, dtype=np.int64)
+__all__ = ["CrossEncoderReranker", "Filters", "Reranker", "Retrieval", "Retriever", "rrf"]
 
 
 class Reranker(Protocol):
@@ -125,7 +82,7 @@ class Retriever:
     optional last steps. Each passage's ``metadata["ranks"]`` records its ranks in every list it was in.
     """
 
-    def __init__(self, store: IndexStore, embedder, reranker: Reranker | None = None) -> None:
+    def __init__(self, store: Store, embedder, reranker: Reranker | None = None) -> None:
         self.store = store
         self.embedder = embedder
         self.reranker = reranker
@@ -134,9 +91,10 @@ class Retriever:
                  k: int | None = None) -> list[Passage]:
         return self.explain(question, settings, filters, k).passages
 
-    def _rank(self, question: str, vec, settings: Settings, n: int, allowed) -> tuple[list[int], list[int]]:
-        dense = [c for c, _ in self.store.search(vec, n, allowed)] if vec is not None else []
-        lexical = ([c for c, _ in self.store.lexical.search(question, n, allowed)]
+    def _rank(self, question: str, vec, settings: Settings, n: int,
+              filters: Filters | None) -> tuple[list[int], list[int]]:
+        dense = [h.chunk_id for h in self.store.dense_search(vec, n, filters)] if vec is not None else []
+        lexical = ([h.chunk_id for h in self.store.lexical_search(question, n, filters)]
                    if settings.retrieval_mode != "dense" else [])
         return dense, lexical
 
@@ -150,7 +108,7 @@ class Retriever:
         """Retrieve, keeping the record of what fired: filters, parts, fallbacks, and every rank."""
         t0 = time.perf_counter()
         k = k or settings.k
-        allowed = filters.allowed_ids(self.store) if filters else None
+        filters = filters or None
         n = max(settings.candidates, k)
         needs_vec = settings.retrieval_mode != "lexical" or settings.mmr
         vec = self.embedder.encode_query(question) if needs_vec else None
@@ -160,19 +118,16 @@ class Retriever:
 
         analysis = None
         if settings.news_aware:
-            analysis = analyze(question, self.store.manifest.documents,
-                               set(allowed.tolist()) if allowed is not None else None)
+            admitted = set(self.store.matching_documents(filters)) if filters else None
+            analysis = analyze(question, self.store.documents, admitted)
             if analysis.date_from or analysis.date_to:
-                ranged = Filters(filters.sources if filters else (), analysis.date_from, analysis.date_to)
-                ids = ranged.allowed_ids(self.store)
-                if allowed is not None:
-                    ids = np.intersect1d(ids, allowed)
-                if len(ids):
-                    allowed = ids
+                ranged = (filters or Filters()).narrowed(date_from=analysis.date_from, date_to=analysis.date_to)
+                if self.store.matching_documents(ranged):
+                    filters = ranged
                 else:
                     analysis.notes.append("the question's date range holds no article; it was not applied")
 
-        dense, lexical = self._rank(question, dvec, settings, n, allowed)
+        dense, lexical = self._rank(question, dvec, settings, n, filters)
         ranks: dict[int, dict[str, int]] = {}
         for name, ranking in (("dense", dense), ("lexical", lexical)):
             for r, cid in enumerate(ranking, 1):
@@ -180,14 +135,12 @@ class Retriever:
         fused = rrf([(dense, wd), (lexical, wl)], settings.rrf_k)
         part_orders: list[list[int]] = []
         for i, part in enumerate(analysis.parts if analysis else []):
-            part_allowed = np.asarray(part.chunk_ids, dtype=np.int64)
-            if allowed is not None:
-                part_allowed = np.intersect1d(part_allowed, allowed)
+            part_filters = (filters or Filters()).narrowed(doc_ids=part.doc_ids)
             if settings.part_query == "clause" and part.text != question:
                 pvec = self.embedder.encode_query(part.text) if dvec is not None else None
-                pd, pl = self._rank(part.text, pvec, settings, n, part_allowed)
+                pd, pl = self._rank(part.text, pvec, settings, n, part_filters)
             else:
-                pd, pl = self._rank(question, dvec, settings, n, part_allowed)
+                pd, pl = self._rank(question, dvec, settings, n, part_filters)
             part_fused = rrf([(pd, wd), (pl, wl)], settings.rrf_k)
             order = self._distinct(sorted(part_fused, key=lambda c, pf=part_fused: (-pf[c], c)))
             part_orders.append(order)
@@ -205,6 +158,7 @@ class Retriever:
             order = self._reserve(order, part_orders, settings.part_reserve)
         if settings.mmr and vec is not None:
             order = self._mmr(order[:max(4 * k, 20)], vec, k, settings.mmr_lambda) + order[max(4 * k, 20):]
+        self.store.fetch(order[:k])
         passages = []
         for cid in order[:k]:
             p = self.store.passage(cid, fused.get(cid, 0.0))
@@ -220,7 +174,8 @@ class Retriever:
         reranker = self.reranker or (cross_encoder(settings.reranker_model) if settings.reranker_model else None)
         if reranker is not None:
             top = order[:max(settings.rerank_top, k)]
-            scores = reranker.score(question, [self.store.chunks[c].text for c in top])
+            self.store.fetch(top)
+            scores = reranker.score(question, [self.store.chunk(c).text for c in top])
             for cid, s in zip(top, scores, strict=True):
                 ranks.setdefault(cid, {})["rerank_score"] = s
             return [c for _, c in sorted(zip(scores, top, strict=True), key=lambda p: -p[0])] + order[len(top):]
@@ -235,6 +190,7 @@ class Retriever:
         from .scorer import SentenceScorer
 
         top = order[:n]
+        self.store.fetch(top)
         passages = []
         for cid in top:
             p = self.store.passage(cid, fused.get(cid, 0.0))
@@ -256,11 +212,11 @@ class Retriever:
         """
         if not self.store.manifest.chunk_overlap:
             return order
-        chunks = self.store.chunks
+        self.store.fetch(order)
         kept: list[int] = []
         spans: dict[str, list[tuple[int, int]]] = {}
         for cid in order:
-            c = chunks[cid]
+            c = self.store.chunk(cid)
             taken = spans.setdefault(c.doc_id, [])
             if any(c.start < end and start < c.end for start, end in taken):
                 continue
@@ -287,7 +243,7 @@ class Retriever:
         """Maximal marginal relevance: relevant to the question, unlike the passages already chosen."""
         if len(candidates) <= 1:
             return candidates
-        vecs = np.vstack([self.store.vectors.reconstruct(int(c)) for c in candidates])
+        vecs = self.store.chunk_vectors(candidates)
         rel = vecs @ vec
         sim = vecs @ vecs.T
         chosen: list[int] = []

@@ -33,7 +33,9 @@ class Settings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
 
     # -- ingest -------------------------------------------------------------------------------------------
-    index: str = Field("index", description="Directory of the index (FAISS vectors, chunks, manifest).",
+    index: str = Field("index", description="Where the index is: a directory (FAISS vectors, chunks, manifest), "
+                                            "milvus-lite:PATH.db (an embedded Milvus file) or "
+                                            "milvus://HOST:PORT/NAME (a Milvus server or cluster).",
                        json_schema_extra={"group": "ingest"})
     chunk_size: int = Field(256, ge=16, le=2048,
                             description="Target chunk length in tiktoken (cl100k) tokens; chunks end on sentence "

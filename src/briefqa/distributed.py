@@ -1,0 +1,178 @@
+"""Ray for the heavy fan-out: embedding chunks at ingest, answering questions at evaluation.
+
+Only ``--ray`` (``ingest(..., ray=...)``, ``evaluate(..., ray=...)``) imports this module, and only it imports
+Ray. ``ray=True`` starts a local cluster on 127.0.0.1; a string is the address of a running one.
+
+Ingest stays single-writer: this process reads, chunks and commits, and only the embedding — the whole cost
+of ingest — goes to a pool of actors. Each actor loads the model once and runs ``threads`` intra-op threads
+(``embed_threads``; one actor per that many CPUs of the cluster). For an ONNX runtime the driver's export is
+shipped through the object store, so no node exports the model again. The driver cuts the chunks into exactly
+the batches a single-process ingest would make (longest first) and the pool returns them in order, so the
+vectors are those of a single-process ingest, batch for batch.
+
+Evaluation sends each actor (one per CPU) the questions as plain records; each actor opens the index once and
+returns the same result records as an in-process run, which this process writes and aggregates as usual.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import numpy as np
+
+from .errors import ConfigError, StoreUnavailableError
+
+log = logging.getLogger(__name__)
+
+
+def connect(address: str | None) -> Any:
+    """The ``ray`` module, connected to the cluster at ``address`` or to a new local one."""
+    loopback = address is not None and address.split(":")[0] in ("127.0.0.1", "localhost")
+    if loopback:
+        # Ray rewrites a loopback cluster address to this machine's outward address before connecting, where a
+        # cluster bound to 127.0.0.1 does not listen; this switch (read when Ray is imported) keeps it local.
+        os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+    try:
+        import ray
+    except ImportError:
+        raise ConfigError("--ray needs Ray; install briefqa with the scale extra: pip install 'briefqa[scale]'.") \
+            from None
+    if ray.is_initialized():
+        if address is None or address == ray.get_runtime_context().gcs_address:
+            return ray  # the cluster this process is connected to already
+        _probe(address)
+        ray.shutdown()
+    elif address is not None:
+        _probe(address)
+    options = {"include_dashboard": False, "log_to_driver": False, "configure_logging": False}
+    try:
+        if address is None:
+            ray.init(num_cpus=len(os.sched_getaffinity(0)), _node_ip_address="127.0.0.1", **options)
+        elif loopback:
+            ray.init(address=address, _node_ip_address="127.0.0.1", **options)
+        else:
+            ray.init(address=address, **options)
+    except Exception as exc:  # Ray raises ConnectionError, RuntimeError or its own exceptions
+        reason = str(exc).splitlines()[0][:160] if str(exc) else type(exc).__name__
+        where = f"at {address}" if address else "on this machine"
+        raise StoreUnavailableError(f"The Ray cluster {where} cannot be used ({reason}); start it with "
+                                    "`ray start --head`, or check the address given to --ray.") from None
+    return ray
+
+
+def _probe(address: str) -> None:
+    """Fail in seconds, not minutes, when nothing listens at ``address`` (``ray.init`` retries for long)."""
+    import socket
+
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    try:
+        with socket.create_connection((host or "127.0.0.1", int(port)), timeout=5):
+            pass
+    except (OSError, ValueError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else "not HOST:PORT"
+        raise StoreUnavailableError(f"No Ray cluster answers at {address} ({reason}); start one with "
+                                    "`ray start --head`, or check the address given to --ray.") from None
+
+
+def _cpus(ray) -> int:
+    return max(1, int(ray.cluster_resources().get("CPU", 1)))
+
+
+class _Embedder:
+    """One embedding actor: the packaged model, loaded once, on ``threads`` threads."""
+
+    def __init__(self, runtime: str, threads: int, onnx_model: bytes | None) -> None:
+        os.environ["BRIEFQA_THREADS"] = str(threads)
+        os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+        from .embed import Embedder
+
+        self.embedder = Embedder(runtime)
+        if onnx_model is not None:
+            self.embedder.use_onnx(onnx_model)
+
+    def embed(self, texts: list[str], spans: list | None) -> tuple[np.ndarray, list[np.ndarray] | None]:
+        if spans is None:
+            return self.embedder.encode(texts, batch_size=len(texts)), None
+        return self.embedder.encode_passages(texts, spans, batch_size=len(texts))
+
+
+def embed_on_ray(texts: Sequence[str], spans: Sequence | None, runtime: str, batch_size: int, address: str | None,
+                 progress=None, threads: int = 1) -> tuple[np.ndarray, list[np.ndarray] | None]:
+    """What ``Embedder.encode_passages`` (or ``encode``, when ``spans`` is None) returns, computed by a pool
+    of actors on the cluster."""
+    from .embed import get_embedder
+
+    ray = connect(address)
+    from ray.util import ActorPool
+
+    model = get_embedder(runtime).onnx_bytes() if runtime != "torch" else None
+    model_ref = ray.put(model)
+    actor = ray.remote(num_cpus=threads)(_Embedder)
+    pool = ActorPool([actor.remote(runtime, threads, model_ref) for _ in range(max(1, _cpus(ray) // threads))])
+    order = np.argsort([-len(t) for t in texts], kind="stable")  # the batches of a single-process ingest
+    batches = [order[i:i + batch_size] for i in range(0, len(texts), batch_size)]
+    jobs = [([texts[i] for i in b], [spans[i] for i in b] if spans is not None else None) for b in batches]
+    dim = get_embedder(runtime).dimension
+    vectors = np.zeros((len(texts), dim), dtype=np.float32)
+    sentences: list[np.ndarray] = [np.zeros((0, dim), dtype=np.float32)] * len(texts)
+    try:
+        for idx, (vecs, sents) in zip(batches, pool.map(lambda a, job: a.embed.remote(*job), jobs), strict=True):
+            vectors[idx] = vecs
+            for row, i in enumerate(idx):
+                if sents is not None:
+                    sentences[i] = sents[row]
+            if progress is not None:
+                progress.update(len(idx))
+    except ray.exceptions.RayError as exc:
+        raise StoreUnavailableError(f"An embedding worker on the Ray cluster failed ({type(exc).__name__}); "
+                                    "nothing was written to the index; run the ingest again.") from None
+    return vectors, (sentences if spans is not None else None)
+
+
+class _Evaluator:
+    """One evaluation actor: the index opened once, questions answered as ``evaluate`` answers them."""
+
+    def __init__(self, index: str, settings, configs: list[dict[str, Any]], threads: int) -> None:
+        os.environ["BRIEFQA_THREADS"] = str(threads)
+        os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+        from .api import BriefQA
+        from .evaluation import EvalConfig
+
+        self.qa = BriefQA.open(index, settings=settings)
+        self.configs = {c["key"]: EvalConfig(c["name"], c["overrides"]) for c in configs}
+        self.settings = {k: self.qa.with_settings(origin=c.origin, **c.overrides) for k, c in self.configs.items()}
+
+    def answer(self, config_key: str, item: dict[str, Any], retrieval_only: bool) -> dict[str, Any]:
+        from .dataset import EvalItem
+        from .evaluation import answer_item
+
+        config = self.configs[config_key]
+        return answer_item(self.qa, config, self.settings[config_key], EvalItem(**item), retrieval_only)
+
+
+def evaluate_on_ray(index: str, settings, todo: list, retrieval_only: bool, address: str | None) -> Iterator[dict]:
+    """The result record of each (configuration, item) of ``todo``, answered on the cluster, in order."""
+    from dataclasses import asdict
+
+    from .store import MILVUS_LITE
+
+    if str(index).startswith(MILVUS_LITE):
+        raise ConfigError(f"A milvus-lite file opens in one process only, so {index} cannot be shared by Ray "
+                          "workers; evaluate without --ray, or serve it with `milvus-lite server` and use "
+                          "--index milvus://127.0.0.1:PORT/briefqa.")
+    ray = connect(address)
+    from ray.util import ActorPool
+
+    configs = list({c.key: {"key": c.key, "name": c.name, "overrides": c.overrides} for c, _ in todo}.values())
+    actor = ray.remote(num_cpus=1)(_Evaluator)
+    settings_ref = ray.put(settings)  # in the cluster's object store only: never printed or written by briefqa
+    pool = ActorPool([actor.remote(str(index), settings_ref, configs, 1) for _ in range(_cpus(ray))])
+    jobs = [(c.key, asdict(item), retrieval_only) for c, item in todo]
+    try:
+        yield from pool.map(lambda a, job: a.answer.remote(*job), jobs)
+    except ray.exceptions.RayError as exc:
+        raise StoreUnavailableError(f"An evaluation worker on the Ray cluster failed ({type(exc).__name__}); "
+                                    "the results so far are kept; run the evaluation again to resume.") from None
