@@ -97,6 +97,10 @@ def test_incremental_ingest_embeds_only_what_changed_and_prune_forgets(corpus, t
     assert len(texts) == store.chunk_count == pruned.chunks
     assert any("The ECB's council" in t for t in texts)
     assert not any("World Cup" in d.title for d in store.documents.values())
+    # The term weights the answerer uses follow the changes, as those of a local index of the same files do.
+    local = open_store(briefqa.ingest(work, index=tmp_path / "local", progress=False).index)
+    for term in ("council", "world", "cup", "embassy", "rates", "the", "unheardofword"):
+        assert store.idf(term) == pytest.approx(local.idf(term)), term
 
 
 def test_a_rebuild_fills_a_new_collection_and_moves_the_alias_last(corpus, tmp_path):

@@ -1,10 +1,12 @@
 """The Milvus backend: an index in a Milvus server or cluster, or in an embedded milvus-lite file.
 
-One index is one collection of chunks and one of documents, both of a *generation* (``NAME_g3``,
-``NAME_g3_docs``); the alias ``NAME`` names the live chunk collection. A rebuild fills a new generation and
-switches the alias last, so readers never see half an index; the generation before stays until the next
-rebuild, so a reader opened before the switch keeps answering. An incremental commit deletes the chunks of
-removed documents, inserts the new ones, then rewrites the changed document rows and the manifest row.
+One index is a collection of chunks, one of documents and one of term document frequencies, all of a
+*generation* (``NAME_g3``, ``NAME_g3_docs``, ``NAME_g3_terms``); the alias ``NAME`` names the live chunk
+collection. A rebuild fills a new generation and switches the alias last, so readers never see half an index;
+the generation before stays until the next rebuild, so a reader opened before the switch keeps answering. An
+incremental commit deletes the chunks of removed documents, inserts the new ones, updates the frequencies of
+the terms they hold, then rewrites the changed document rows and the manifest row. The answerer's term weights
+(idf) read those frequencies, one key lookup per term, instead of counting matches (a scan in milvus-lite).
 
 Each chunk row holds its text and spans, its sentences' spans and (float16) vectors, its document's id,
 publication (case-folded, for filters) and day, its dense vector, and the BM25 terms: briefqa's own analysis
@@ -51,6 +53,8 @@ INSERT_BATCH = 256
 BM25_K1, BM25_B = 1.5, 0.75
 #: What a fetch or a search brings back of a chunk (all but the sparse BM25 field).
 FIELDS = ["id", "doc_id", "start", "end", "text", "sentences", "svec", "dense"]
+TERM_MAX = 256  # longer "words" (URLs, hashes) get no stored frequency: they weigh as unseen terms
+GRPC_OPTIONS = {"grpc.keepalive_time_ms": 300_000, "grpc.keepalive_permit_without_calls": False}
 
 
 @dataclass(frozen=True)
@@ -95,7 +99,10 @@ def _client(loc: Location):
             # pymilvus logs every failed call with its stack at ERROR; briefqa says what failed in one sentence.
             logging.getLogger("pymilvus").setLevel(logging.CRITICAL)
             try:
-                _clients[loc.uri] = MilvusClient(loc.uri, timeout=10)
+                # pymilvus pings every 10 s even when idle; milvus-lite's server allows that so rarely that it
+                # drops the connection ("too_many_pings") and gRPC logs it. Pinging only during calls, at most
+                # every 5 minutes, is within every server's policy.
+                _clients[loc.uri] = MilvusClient(loc.uri, timeout=10, grpc_options=GRPC_OPTIONS)
             except Exception as exc:
                 raise _unavailable(loc, exc) from None
         return _clients[loc.uri]
@@ -318,14 +325,23 @@ class MilvusStore(Store):
         return _analyzer(self.manifest.lexical_stemmer).tokens(text)
 
     def idf(self, term: str) -> float:
-        """log(1 + N / (1 + df)), df counted by the engine (a text match on the BM25 terms), cached."""
+        """log(1 + N / (1 + df)), df read from the term collection (cached)."""
         analysed = self.terms(term)
         if not analysed:
             return math.log(1 + self.chunk_count)
         t = analysed[0]
         if t not in self._df:
-            self._df[t] = self._count(f"TEXT_MATCH(terms, '{t}')") if self.collection else 0
-        return math.log(1 + self.chunk_count / (1 + self._df[t]))
+            self._df.update(self._frequencies([t]))
+        return math.log(1 + self.chunk_count / (1 + self._df.get(t, 0)))
+
+    def _frequencies(self, terms: Sequence[str]) -> dict[str, int]:
+        """The stored document frequency of each of ``terms`` (0 for a term no chunk holds)."""
+        found = dict.fromkeys(terms, 0)
+        if self.collection and terms:
+            for row in _call(self.loc, self.client.get, f"{self.collection}_terms", ids=list(terms),
+                             output_fields=["key", "df"]):
+                found[row["key"]] = int(row["df"])
+        return found
 
     # -- searching --------------------------------------------------------------------------------------
     def compile(self, filters: Filters | None) -> str | None:
@@ -428,20 +444,21 @@ class MilvusStore(Store):
         name = f"{self.loc.name}_g{gen}"
         client, loc = self.client, self.loc
         try:
-            for stale in (name, f"{name}_docs"):  # a crashed rebuild's leftovers, never live
+            for stale in (name, f"{name}_docs", f"{name}_terms"):  # a crashed rebuild's leftovers, never live
                 if _call(loc, client.has_collection, stale):
                     _call(loc, client.drop_collection, stale)
             self._create_collections(name)
             self.collection = name
             self._insert_rows()
+            self._write_frequencies(self._term_delta())
             self.manifest.generation = gen
             self._write_documents(list(self.manifest.documents))
-            _call(loc, client.flush, name)
-            _call(loc, client.flush, f"{name}_docs")
+            for coll in (name, f"{name}_terms", f"{name}_docs"):
+                _call(loc, client.flush, coll)
         except StoreUnavailableError as exc:
             self.collection = None
             with contextlib.suppress(StoreUnavailableError):
-                for stale in (name, f"{name}_docs"):
+                for stale in (name, f"{name}_docs", f"{name}_terms"):
                     _call(loc, client.drop_collection, stale)
             raise IndexWriteError(f"Writing the Milvus index {loc.text} failed ({exc}); the index is as it was "
                                   "before.") from None
@@ -456,7 +473,7 @@ class MilvusStore(Store):
 
     def _drop_older_than(self, keep: int) -> None:
         """Drop generations before ``keep`` (the one just replaced stays for readers that opened it)."""
-        pattern = re.compile(rf"{re.escape(self.loc.name)}_g(\d+)(_docs)?")
+        pattern = re.compile(rf"{re.escape(self.loc.name)}_g(\d+)(_docs|_terms)?")
         for coll in _call(self.loc, self.client.list_collections):
             m = pattern.fullmatch(coll)
             if m and int(m[1]) < keep:
@@ -466,17 +483,46 @@ class MilvusStore(Store):
     def _commit_changes(self) -> None:
         loc, client = self.loc, self.client
         try:
+            delta = self._term_delta()
             if self._deleted:
                 _call(loc, client.delete, self.collection, ids=self._deleted)
             self._insert_rows()
+            self._write_frequencies(delta)
             self._write_documents(sorted(self._dirty))
             if self._gone:
                 _call(loc, client.delete, f"{self.collection}_docs", ids=sorted(self._gone))
-            _call(loc, client.flush, self.collection)
-            _call(loc, client.flush, f"{self.collection}_docs")
+            for coll in (self.collection, f"{self.collection}_terms", f"{self.collection}_docs"):
+                _call(loc, client.flush, coll)
         except StoreUnavailableError as exc:
             raise IndexWriteError(f"Writing the Milvus index {loc.text} failed part-way ({exc}); run the same "
                                   "ingest again to finish it.") from None
+
+    def _term_delta(self) -> dict[str, int]:
+        """How each term's document frequency changes with the pending inserts and deletes."""
+        from collections import Counter
+
+        delta: Counter[str] = Counter()
+        for rows in self._rows.values():
+            for row in rows:
+                delta.update(t for t in set(row["terms"].split()) if len(t) <= TERM_MAX)
+        for i in range(0, len(self._deleted), 1000):
+            for row in _call(self.loc, self.client.get, self.collection, ids=self._deleted[i:i + 1000],
+                             output_fields=["terms"]):
+                delta.subtract(t for t in set(row["terms"].split()) if len(t) <= TERM_MAX)
+        return {t: d for t, d in delta.items() if d}
+
+    def _write_frequencies(self, delta: dict[str, int]) -> None:
+        terms = sorted(delta)
+        for i in range(0, len(terms), 1000):
+            batch = terms[i:i + 1000]
+            now = self._frequencies(batch)
+            rows = [{"key": t, "df": now[t] + delta[t], "v": [0.0, 0.0]} for t in batch]
+            keep = [r for r in rows if r["df"] > 0]
+            gone = [r["key"] for r in rows if r["df"] <= 0]
+            if keep:
+                _call(self.loc, self.client.upsert, f"{self.collection}_terms", keep)
+            if gone:
+                _call(self.loc, self.client.delete, f"{self.collection}_terms", ids=gone)
 
     def _insert_rows(self) -> None:
         rows = [r for doc_rows in self._rows.values() for r in doc_rows]
@@ -505,7 +551,7 @@ class MilvusStore(Store):
         schema.add_field("text", DataType.VARCHAR, max_length=VARCHAR_MAX)
         schema.add_field("sentences", DataType.VARCHAR, max_length=VARCHAR_MAX)
         schema.add_field("svec", DataType.VARCHAR, max_length=VARCHAR_MAX)
-        schema.add_field("terms", DataType.VARCHAR, max_length=VARCHAR_MAX, enable_analyzer=True, enable_match=True)
+        schema.add_field("terms", DataType.VARCHAR, max_length=VARCHAR_MAX, enable_analyzer=True)
         schema.add_field("dense", DataType.FLOAT_VECTOR, dim=self.manifest.dimension)
         schema.add_field("sparse", DataType.SPARSE_FLOAT_VECTOR)
         schema.add_function(Function(name="bm25", function_type=FunctionType.BM25, input_field_names=["terms"],
@@ -523,3 +569,11 @@ class MilvusStore(Store):
         doc_index = client.prepare_index_params()
         doc_index.add_index("v", index_type="FLAT", metric_type="L2")
         _call(loc, client.create_collection, f"{name}_docs", schema=docs, index_params=doc_index)
+
+        terms = client.create_schema(auto_id=False, enable_dynamic_field=False)
+        terms.add_field("key", DataType.VARCHAR, is_primary=True, max_length=512)
+        terms.add_field("df", DataType.INT64)
+        terms.add_field("v", DataType.FLOAT_VECTOR, dim=2)
+        term_index = client.prepare_index_params()
+        term_index.add_index("v", index_type="FLAT", metric_type="L2")
+        _call(loc, client.create_collection, f"{name}_terms", schema=terms, index_params=term_index)
