@@ -54,6 +54,15 @@ def contains_evidence(text: str, evidence: list[str]) -> bool:
     return any(squash(e) in squash(text) for e in evidence)
 
 
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory) -> Path:
+    """A copy of the demo corpus (ten Markdown articles) that a module's tests may ingest."""
+    root = tmp_path_factory.mktemp("corpus")
+    for f in DEMO_CORPUS.glob("*.md"):
+        shutil.copy(f, root)
+    return root
+
+
 @pytest.fixture(scope="session")
 def seed_queries() -> list[dict]:
     return json.loads((SEED / "queries-dev.json").read_text(encoding="utf-8"))

@@ -41,14 +41,6 @@ def cluster(tmp_path_factory):
     os.environ.pop("RAY_TMPDIR", None)
 
 
-@pytest.fixture(scope="module")
-def corpus(tmp_path_factory):
-    root = tmp_path_factory.mktemp("corpus")
-    for f in DEMO_CORPUS.glob("*.md"):
-        shutil.copy(f, root)
-    return root
-
-
 def test_ray_ingest_stores_the_chunks_ids_and_vectors_of_a_single_process_ingest(corpus, cluster, tmp_path):
     import ray
 

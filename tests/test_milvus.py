@@ -12,7 +12,7 @@ import briefqa
 from briefqa import IndexDamagedError, IndexMismatchError, StoreUnavailableError
 from briefqa.milvus import Location, MilvusStore, _client
 from briefqa.store import open_store
-from conftest import DEMO_CORPUS, free_port, one_clear_error, run
+from conftest import free_port, one_clear_error, run
 
 QUESTIONS = [
     "Why did Baku open an embassy in Tel Aviv now?",
@@ -20,14 +20,6 @@ QUESTIONS = [
     "What did the European Central Bank decide on rates?",
     "Which chips are covered by the export controls?",
 ]
-
-
-@pytest.fixture(scope="module")
-def corpus(tmp_path_factory):
-    root = tmp_path_factory.mktemp("corpus")
-    for f in DEMO_CORPUS.glob("*.md"):
-        shutil.copy(f, root)
-    return root
 
 
 @pytest.fixture(scope="module")

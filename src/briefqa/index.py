@@ -221,6 +221,8 @@ class IndexStore(Store):
         if not filters:
             return None
         if filters not in self._compiled:
+            if len(self._compiled) >= 256:  # each question's parts make new filters; a long-lived chat must not grow
+                self._compiled.clear()
             docs = self.documents
             ids = [c for d in self.matching_documents(filters) for c in docs[d].chunk_ids]
             self._compiled[filters] = np.asarray(sorted(ids), dtype=np.int64)
