@@ -58,6 +58,19 @@ def test_onnx_runtimes_match_the_torch_vectors(onnx_cache, runtime, min_cosine):
     assert emb.id == embedder_id(runtime) and runtime_of(emb.id) == runtime
 
 
+def test_batches_run_side_by_side_give_the_vectors_of_one_batch_after_another(monkeypatch):
+    # The ingest layout (a single-threaded session per core, each on its own batch) only changes who runs
+    # each batch: the batches, and so the int8 activations' scales, and so the vectors, stay the same.
+    texts = [f"{s} Paragraph {i} adds words to vary the lengths. " * (1 + i % 4) for i, s in enumerate(SENTENCES * 4)]
+    spans = [[(0, len(t) // 2), (len(t) // 2, len(t))] for t in texts]
+    emb = get_embedder("onnx-int8")
+    side_by_side = emb.encode_passages(texts, spans, batch_size=3)
+    monkeypatch.setenv("BRIEFQA_THREADS", "1")  # one worker: one batch after another, on the main session
+    one_after_another = emb.encode_passages(texts, spans, batch_size=3)
+    assert np.allclose(side_by_side[0], one_after_another[0], atol=1e-6)
+    assert all(np.allclose(a, b, atol=1e-6) for a, b in zip(side_by_side[1], one_after_another[1], strict=True))
+
+
 def test_an_index_keeps_the_runtime_it_was_built_with(onnx_cache, tmp_path):
     (tmp_path / "a.md").write_text("---\ntitle: A\n---\nThe harbour strike in Rotterdam ended after a pay deal.\n")
     briefqa.ingest(tmp_path, index=tmp_path / "ix", embed_runtime="torch")

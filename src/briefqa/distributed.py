@@ -5,7 +5,7 @@ Ray. ``ray=True`` starts a local cluster on 127.0.0.1; a string is the address o
 
 Ingest stays single-writer: this process reads, chunks and commits, and only the embedding — the whole cost
 of ingest — goes to a pool of actors. Each actor loads the model once and runs ``threads`` intra-op threads
-(``embed_threads``; one actor per that many CPUs of the cluster). For an ONNX runtime the driver's export is
+(one by default: one actor per CPU of the cluster). For an ONNX runtime the driver's export is
 shipped through the object store, so no node exports the model again. The driver cuts the chunks into exactly
 the batches a single-process ingest would make (longest first) and the pool returns them in order, so the
 vectors are those of a single-process ingest, batch for batch.
