@@ -184,17 +184,19 @@ def _plan(incoming: dict[str, Document], embedder, settings: Settings) -> list:
 def _embed(planned: list, embedder, with_sentences: bool, settings: Settings, progress: bool | None, ray):
     """The chunks' vectors and, for a format-2 index, each chunk's (sentence spans, sentence vectors)."""
     texts = [prefix + s.text for _, _, spans, prefix in planned for s in spans]
-    # Each chunk's sentences, as spans of its text (and of the embedded text, prefix included).
-    spans_in = [[(x.start, x.end) for x in split_sentences(s.text)] or [(0, len(s.text))]
-                for _, _, spans, _ in planned for s in spans]
-    shifts = [len(prefix) for _, _, spans, prefix in planned for _ in spans]
-    embedded = [[(a + d, b + d) for a, b in sp] for sp, d in zip(spans_in, shifts, strict=True)]
+    spans_in = embedded = None
+    if with_sentences:
+        # Each chunk's sentences, as spans of its text (and of the embedded text, prefix included).
+        spans_in = [[(x.start, x.end) for x in split_sentences(s.text)] or [(0, len(s.text))]
+                    for _, _, spans, _ in planned for s in spans]
+        shifts = [len(prefix) for _, _, spans, prefix in planned for _ in spans]
+        embedded = [[(a + d, b + d) for a, b in sp] for sp, d in zip(spans_in, shifts, strict=True)]
     show = progress if progress is not None else (len(texts) >= PROGRESS_MIN_CHUNKS and sys.stderr.isatty())
     with tqdm(total=len(texts), unit="chunk", desc="embedding", disable=not show, file=sys.stderr) as bar:
         if ray is not None and ray is not False:
             from .distributed import embed_on_ray
 
-            vectors, sentence_vectors = embed_on_ray(texts, embedded if with_sentences else None, embedder.runtime,
+            vectors, sentence_vectors = embed_on_ray(texts, embedded, embedder.runtime,
                                                      settings.batch_size, None if ray is True else str(ray), bar)
         elif with_sentences:
             vectors, sentence_vectors = embedder.encode_passages(texts, embedded, batch_size=settings.batch_size,

@@ -174,6 +174,8 @@ class MilvusStore(Store):
         self._dirty: set[str] = set()  # document rows to write at commit
         self._gone: set[str] = set()  # document rows to delete at commit
         self._df: dict[str, int] = {}
+        # Chunks of the documents this store holds; kept, not summed, since every idf lookup divides by it.
+        self._chunks = sum(len(d.chunk_ids) for d in manifest.documents.values())
 
     # -- opening ----------------------------------------------------------------------------------------
     @classmethod
@@ -208,22 +210,25 @@ class MilvusStore(Store):
 
     @classmethod
     def read_manifest(cls, location) -> Manifest:
-        loc = Location.parse(location)
+        return cls._resolve(Location.parse(location))[1]
+
+    @classmethod
+    def _resolve(cls, loc: Location) -> tuple[str, Manifest]:
+        """The live chunk collection and its manifest, or :class:`IndexMissingError`."""
         collection = cls._live(loc)
         if collection is None:
             raise IndexMissingError(f"No index at {loc.text}; build one with `briefqa ingest CORPUS --index "
                                     f"{loc.text}`.")
-        return cls._manifest(loc, collection)
+        return collection, cls._manifest(loc, collection)
 
     @classmethod
     def open(cls, location, embedder: str | None = None) -> MilvusStore:
         loc = Location.parse(location)
-        manifest = cls.read_manifest(location)
+        collection, manifest = cls._resolve(loc)
         if embedder is not None and manifest.embedder != embedder:
             raise IndexMismatchError(f"The index {loc.text} was built with embedder {manifest.embedder}, not "
                                      f"{embedder}; rebuild it with `briefqa ingest CORPUS --index {loc.text} "
                                      "--rebuild`.")
-        collection = cls._live(loc)
         store = cls(loc, manifest, collection)
         store._load_documents()
         return store
@@ -243,6 +248,7 @@ class MilvusStore(Store):
                                     f"expected); rebuild it with `briefqa ingest CORPUS --index {self.loc.text} "
                                     "--rebuild`.")
         self.manifest.documents = docs
+        self._chunks = expected
 
     @classmethod
     def create(cls, location, embedder: str, dimension: int, chunk_size: int, chunk_overlap: int, tokenizer: str,
@@ -275,7 +281,7 @@ class MilvusStore(Store):
     # -- reading ----------------------------------------------------------------------------------------
     @property
     def chunk_count(self) -> int:
-        return sum(len(d.chunk_ids) for d in self.documents.values())
+        return self._chunks
 
     def _count(self, expr: str) -> int:
         rows = _call(self.loc, self.client.query, self.collection, filter=expr, output_fields=["count(*)"])
@@ -354,7 +360,7 @@ class MilvusStore(Store):
                 return None
             clauses.append(f"doc_id in {json.dumps(sorted(filters.doc_ids))}")
         if filters.sources:
-            clauses.append(f"source_key in {json.dumps(sorted({s.casefold() for s in filters.sources}))}")
+            clauses.append(f"source_key in {json.dumps(sorted(filters.source_keys))}")
         if filters.date_from or filters.date_to:
             clauses.append(f"day >= {int(filters.date_from.strftime('%Y%m%d')) if filters.date_from else 0}")
         if filters.date_to:
@@ -392,6 +398,7 @@ class MilvusStore(Store):
         first = self.manifest.next_chunk_id
         ids = list(range(first, first + len(spans)))
         self.manifest.next_chunk_id += len(spans)
+        self._chunks += len(spans)
         entry = DocEntry(**meta, chunk_ids=ids, origins=sorted(set(origins)))
         self.manifest.documents[doc_id] = entry
         rows = []
@@ -413,6 +420,7 @@ class MilvusStore(Store):
 
     def remove_document(self, doc_id: str) -> None:
         entry = self.manifest.documents.pop(doc_id)
+        self._chunks -= len(entry.chunk_ids)
         if self._rows.pop(doc_id, None) is None:
             self._deleted.extend(entry.chunk_ids)
         self._dirty.discard(doc_id)

@@ -109,6 +109,7 @@ class Retriever:
         t0 = time.perf_counter()
         k = k or settings.k
         filters = filters or None
+        base = filters or Filters()  # what the question's own ranges and parts narrow
         n = max(settings.candidates, k)
         needs_vec = settings.retrieval_mode != "lexical" or settings.mmr
         vec = self.embedder.encode_query(question) if needs_vec else None
@@ -121,9 +122,9 @@ class Retriever:
             admitted = set(self.store.matching_documents(filters)) if filters else None
             analysis = analyze(question, self.store.documents, admitted)
             if analysis.date_from or analysis.date_to:
-                ranged = (filters or Filters()).narrowed(date_from=analysis.date_from, date_to=analysis.date_to)
+                ranged = base.narrowed(date_from=analysis.date_from, date_to=analysis.date_to)
                 if self.store.matching_documents(ranged):
-                    filters = ranged
+                    filters = base = ranged
                 else:
                     analysis.notes.append("the question's date range holds no article; it was not applied")
 
@@ -135,7 +136,7 @@ class Retriever:
         fused = rrf([(dense, wd), (lexical, wl)], settings.rrf_k)
         part_orders: list[list[int]] = []
         for i, part in enumerate(analysis.parts if analysis else []):
-            part_filters = (filters or Filters()).narrowed(doc_ids=part.doc_ids)
+            part_filters = base.narrowed(doc_ids=part.doc_ids)
             if settings.part_query == "clause" and part.text != question:
                 pvec = self.embedder.encode_query(part.text) if dvec is not None else None
                 pd, pl = self._rank(part.text, pvec, settings, n, part_filters)

@@ -21,6 +21,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -146,11 +147,16 @@ class Filters:
         hi = min(d for d in (self.date_to, date_to) if d) if self.date_to or date_to else None
         return Filters(self.sources, lo, hi, ids)
 
+    @cached_property
+    def source_keys(self) -> frozenset[str]:
+        """The publications, case-folded, as documents are matched against them."""
+        return frozenset(s.casefold() for s in self.sources)
+
     def admits(self, doc_id: str, doc: DocEntry) -> bool:
         """Whether the document passes (an undated document fails any date bound)."""
         if self.doc_ids is not None and doc_id not in self.doc_ids:
             return False
-        if self.sources and doc.source.casefold() not in {s.casefold() for s in self.sources}:
+        if self.sources and doc.source.casefold() not in self.source_keys:
             return False
         if self.date_from or self.date_to:
             if not doc.published_at:
@@ -217,8 +223,11 @@ class Store(ABC):
         """The ``k`` best BM25 matches of ``text`` with a positive score, best first."""
 
     def matching_documents(self, filters: Filters) -> list[str]:
-        """Ids of the documents that pass ``filters``."""
-        return [d for d, entry in self.documents.items() if filters.admits(d, entry)]
+        """Ids of the documents that pass ``filters`` (only those it names, when it names some: a question's
+        part names a few documents of a large index)."""
+        docs = self.documents
+        candidates = docs if filters.doc_ids is None else filters.doc_ids
+        return [d for d in candidates if d in docs and filters.admits(d, docs[d])]
 
     # -- changing (the writer only) -----------------------------------------------------------------------
     @abstractmethod
