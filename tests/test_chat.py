@@ -212,6 +212,43 @@ def test_in_the_browser_ask_check_a_citation_follow_up_filter_and_upload(page, t
     assert "forty boxes an hour" in pg.locator("#bq-chat").inner_text()
 
 
+def test_in_the_browser_a_timeline_what_each_outlet_said_and_a_wire_copy(page, tmp_path):
+    shots = Path(os.environ.get("BRIEFQA_SCREENSHOTS") or tmp_path)
+    pg = page
+    pg.get_by_role("tab", name="Timeline").click()
+    box = pg.locator("#bq-story textarea")
+    box.fill("Azerbaijan embassy in Israel")
+    box.press("Enter")
+    pg.locator("#bq-timeline li").first.wait_for(timeout=30_000)
+    days = [li.inner_text()[:10] for li in pg.locator("#bq-timeline li.bq-tl").all()]
+    assert len(days) >= 2 and days == sorted(days), days
+    pg.screenshot(path=str(shots / "timeline.png"))
+
+    # A republished copy of one article, uploaded, is listed with its original on the Corpus tab.
+    original = (DEMO_CORPUS / "07-chip-export-controls.md").read_text(encoding="utf-8")
+    copy = tmp_path / "copy.md"
+    copy.write_text(original.replace("source: Tech Policy Notes", "source: Wire Daily")
+                    .replace("published_at: 2023-10-20", "published_at: 2023-10-21")
+                    .replace("---\nOn 17", "---\nWire Daily, independent news every day.\n\nOn 17"))
+    pg.get_by_role("tab", name="Corpus").click()
+    pg.locator("#bq-files input[type=file]").set_input_files(str(copy))
+    time.sleep(1)
+    pg.locator("#bq-ingest").click()
+    pg.get_by_text("Added 1 article").wait_for(timeout=60_000)
+    pg.locator("#bq-copies").get_by_text("Wire Daily").first.wait_for(timeout=30_000)
+    listed = pg.locator("#bq-copies").inner_text()
+    assert "Wire Daily" in listed and "Tech Policy Notes" in listed
+
+    # What each outlet said: one line per publication, each cited.
+    pg.get_by_role("tab", name="Chat").click()
+    pg.locator("#bq-by-source input").check()
+    count = pg.locator("#bq-chat .bq-others, #bq-chat .bq-src-1").count()
+    ask(pg, "What did Caspian Brief and Levant Monitor report about the embassy in Tel Aviv?", count)
+    last = pg.locator("#bq-chat .message-row, #bq-chat [data-testid='bot']").last.inner_text()
+    assert "Caspian Brief, 20" in last and "Levant Monitor, 20" in last and "As of 20" in last
+    pg.locator("#bq-by-source input").uncheck()
+
+
 # -- exposure and login ---------------------------------------------------------------------------------------
 def test_serving_beyond_loopback_without_a_login_needs_an_explicit_flag():
     with pytest.raises(ConfigError, match=r"without a login; set auth_user .* --public-without-login"):

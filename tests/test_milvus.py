@@ -11,7 +11,7 @@ import pytest
 import briefqa
 from briefqa import IndexDamagedError, IndexMismatchError, StoreUnavailableError
 from briefqa.milvus import Location, MilvusStore, _client
-from briefqa.store import open_store
+from briefqa.store import Filters, open_store
 from conftest import free_port, one_clear_error, run
 
 QUESTIONS = [
@@ -42,12 +42,14 @@ def test_both_backends_rank_the_same_chunks_in_the_same_order(both, mode):
 
 def test_filters_compile_to_milvus_expressions_with_the_same_results(both):
     local, lite = both
-    cases = [{"sources": "Eurasianet"}, {"date_from": "2023-09-01", "date_to": "2023-12-31"},
-             {"date_to": "2023-06-30"}, {"sources": ["Nobody Times"]}]
+    cases = [{"sources": "Caspian Brief"}, {"date_from": "2023-09-01", "date_to": "2023-12-31"},
+             {"date_to": "2023-06-30"}]
     for filters in cases:
         expected = [p.chunk_id for p in local.retrieve(QUESTIONS[0], k=6, **filters)]
         assert [p.chunk_id for p in lite.retrieve(QUESTIONS[0], k=6, **filters)] == expected, filters
-    assert lite.retrieve(QUESTIONS[0], sources=["Nobody Times"]) == []
+    nobody = Filters.of(["Nobody Times"])  # the API refuses it (FilterError); the store answers nothing
+    assert lite.retriever.retrieve(QUESTIONS[0], lite.settings, nobody) == []
+    assert local.retriever.retrieve(QUESTIONS[0], local.settings, nobody) == []
 
 
 def test_answers_and_their_citations_are_the_same(both):

@@ -31,6 +31,8 @@ _EXPORTS = {
     "clean_text": "load", "load_file": "load",
     "Answer": "records", "AnswerSentence": "records", "Citation": "records", "Document": "records",
     "IndexInfo": "records", "IngestReport": "records", "Passage": "records", "Skipped": "records",
+    "CopyCluster": "records", "CopyDocument": "records", "SourceLine": "records", "Timeline": "records",
+    "TimelineEntry": "records",
     "Filters": "store", "Store": "store", "open_store": "store", "IndexRetriever": "langchain_retriever",
     "Settings": "settings", "load_settings": "settings",
 }
@@ -44,6 +46,8 @@ __all__ = [
     "BriefQAError",
     "Citation",
     "ConfigError",
+    "CopyCluster",
+    "CopyDocument",
     "CorpusError",
     "DatasetError",
     "Document",
@@ -64,8 +68,11 @@ __all__ = [
     "QuestionError",
     "Settings",
     "Skipped",
+    "SourceLine",
     "Store",
     "StoreUnavailableError",
+    "Timeline",
+    "TimelineEntry",
     "clean_text",
     "evaluate",
     "info",
@@ -117,6 +124,20 @@ if TYPE_CHECKING:  # for type checkers and IDEs: the same names, imported eagerl
     from .ingestion import ingest
     from .langchain_retriever import IndexRetriever
     from .load import clean_text, load_file
-    from .records import Answer, AnswerSentence, Citation, Document, IndexInfo, IngestReport, Passage, Skipped
+    from .records import (
+        Answer,
+        AnswerSentence,
+        Citation,
+        CopyCluster,
+        CopyDocument,
+        Document,
+        IndexInfo,
+        IngestReport,
+        Passage,
+        Skipped,
+        SourceLine,
+        Timeline,
+        TimelineEntry,
+    )
     from .settings import Settings, load_settings
     from .store import Filters, Store, open_store

@@ -12,15 +12,21 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .cite import check_citations
-from .errors import QuestionError
+from .errors import FilterError, QuestionError
 from .extractive import scored_answer, similarity_answer
-from .records import Answer, IndexInfo, Passage
+from .records import Answer, Citation, CopyCluster, CopyDocument, IndexInfo, Passage, Timeline
 from .retrieve import Filters, Reranker, Retrieval, Retriever
 from .settings import Settings, load_settings, pin_to_index
 from .store import Store, open_store
 
 if TYPE_CHECKING:
     from .langchain_retriever import IndexRetriever
+
+
+def newest_date(passages) -> str | None:
+    """The publication day (YYYY-MM-DD) of the newest of ``passages``, or None when none is dated."""
+    days = [p.metadata.get("published_at")[:10] for p in passages if p.metadata.get("published_at")]
+    return max(days) if days else None
 
 
 class AnswerStream:
@@ -31,12 +37,34 @@ class AnswerStream:
     """
 
     def __init__(self, qa: BriefQA, question: str, settings: Settings, filters: Filters,
-                 passages: list[Passage] | None = None) -> None:
+                 passages: list[Passage] | None = None, by_source: bool = False) -> None:
         self._qa, self.question, self.settings, self._filters = qa, question, settings, filters
         self._given = passages
+        self._by_source = by_source
         self.answer: Answer | None = None
 
     def __iter__(self) -> Iterator[str]:
+        yield from self._tokens()
+        self.answer.as_of = newest_date(c.passage for c in self.answer.citations)
+
+    def _by_source_answer(self) -> Iterator[str]:
+        from .outlets import by_source
+
+        qa, s, t0 = self._qa, self.settings, time.perf_counter()
+        found = qa.retriever.explain(self.question, s, self._filters, k=s.news_passages)
+        out = by_source(self.question, found, qa.store, qa.embedder, qa.retriever, s, self._filters)
+        citations = [Citation(line.marker, out.passages[line.marker - 1], line.sentence)
+                     for line in out.lines if line.covered]
+        timings = {"retrieve": found.timings.get("total", 0.0), "total": time.perf_counter() - t0}
+        self.answer = Answer(self.question, out.text, citations, out.passages, not citations,
+                             timings=timings, mode="extractive:by-source", raw=out.text,
+                             short_answer=out.short_answer, by_source=out.lines)
+        yield out.text
+
+    def _tokens(self) -> Iterator[str]:
+        if self._by_source:
+            yield from self._by_source_answer()
+            return
         qa, s, timings = self._qa, self.settings, {}
         t0 = time.perf_counter()
         passages = self._given if self._given is not None else qa.retriever.retrieve(self.question, s, self._filters)
@@ -128,12 +156,26 @@ class BriefQA:
                                 f"{settings.max_question_chars}; shorten it.")
         return question
 
+    def _filters(self, sources=None, date_from=None, date_to=None) -> Filters:
+        """The filters asked for; a publication the index does not hold is an error that names those it does."""
+        filters = Filters.of(sources, date_from, date_to)
+        known = {s.casefold(): s for s in self.store.sources()}
+        unknown = [s for s in filters.sources if s.casefold() not in known]
+        if unknown:
+            import difflib
+
+            near = difflib.get_close_matches(unknown[0].casefold(), list(known), n=3, cutoff=0.5)
+            hint = (f"did you mean {', '.join(repr(known[n]) for n in near)}?" if near
+                    else "`briefqa info` lists the publications.")
+            raise FilterError(f"No article in this index is from '{unknown[0]}'; {hint}")
+        return filters
+
     def retrieve(self, question: str, k: int | None = None, *, sources=None, date_from=None,
                  date_to=None, **overrides: Any) -> list[Passage]:
         """The ``k`` passages that best match ``question``, best first, optionally filtered."""
         settings = self.with_settings(**overrides)
         question = self._check_question(question, settings)
-        return self.retriever.retrieve(question, settings, Filters.of(sources, date_from, date_to), k=k)
+        return self.retriever.retrieve(question, settings, self._filters(sources, date_from, date_to), k=k)
 
     def explain(self, question: str, k: int | None = None, *, sources=None, date_from=None, date_to=None,
                 **overrides: Any) -> Retrieval:
@@ -141,18 +183,20 @@ class BriefQA:
         fired or fell back, and each passage's dense, lexical and per-part ranks."""
         settings = self.with_settings(**overrides)
         question = self._check_question(question, settings)
-        return self.retriever.explain(question, settings, Filters.of(sources, date_from, date_to), k=k)
+        return self.retriever.explain(question, settings, self._filters(sources, date_from, date_to), k=k)
 
     def stream(self, question: str, *, sources=None, date_from=None, date_to=None,
-               passages: list[Passage] | None = None, **overrides: Any) -> AnswerStream:
+               passages: list[Passage] | None = None, by_source: bool = False, **overrides: Any) -> AnswerStream:
         """Stream the answer's text; the checked :class:`Answer` is ``.answer`` once iteration ends.
 
         ``passages`` answers from these passages instead of retrieving (the evaluator retrieves once for
-        both its retrieval metrics and the answer).
+        both its retrieval metrics and the answer). ``by_source`` answers with one cited line per
+        publication that covers the question, newest first (:mod:`briefqa.outlets`).
         """
         settings = self.with_settings(**overrides)
         question = self._check_question(question, settings)
-        return AnswerStream(self, question, settings, Filters.of(sources, date_from, date_to), passages)
+        return AnswerStream(self, question, settings, self._filters(sources, date_from, date_to), passages,
+                            by_source)
 
     def ask(self, question: str, **kwargs: Any) -> Answer:
         """Answer ``question`` with checked citations; ``kwargs`` are filters and setting overrides."""
@@ -161,6 +205,33 @@ class BriefQA:
             pass
         assert stream.answer is not None
         return stream.answer
+
+    def timeline(self, query: str, *, sources=None, date_from=None, date_to=None, **overrides: Any) -> Timeline:
+        """The articles on the story ``query`` describes, oldest first, copies collapsed, each with the
+        sentence that says what it added (:mod:`briefqa.timeline`)."""
+        from .timeline import build_timeline
+
+        settings = self.with_settings(**overrides)
+        query = self._check_question(query, settings)
+        t0 = time.perf_counter()
+        found = self.retriever.explain(query, settings, self._filters(sources, date_from, date_to),
+                                       k=settings.news_passages)
+        timeline = build_timeline(query, found.passages, self.store, self.embedder, settings)
+        timeline.timings = {"retrieve": found.timings.get("total", 0.0), "total": time.perf_counter() - t0}
+        return timeline
+
+    def duplicates(self) -> list[CopyCluster]:
+        """The story clusters of the index (wire copies and updates, two or more documents each)."""
+        return self.duplicates_of(self.store)
+
+    @staticmethod
+    def duplicates_of(store: Store) -> list[CopyCluster]:
+        """The story clusters of ``store``, oldest story first (for callers that have not loaded a model)."""
+        docs = store.documents
+        return [CopyCluster(label, [CopyDocument(d, docs[d].title, docs[d].source, docs[d].published_at,
+                                                 (docs[d].origins or [""])[0]) for d in members])
+                for label, members in sorted(store.clusters().items(),
+                                             key=lambda kv: (docs[kv[1][0]].published_at or "", kv[0]))]
 
     # -- integration --------------------------------------------------------------------------------------
     def as_retriever(self, k: int | None = None, **filters: Any) -> IndexRetriever:

@@ -41,6 +41,8 @@ CSS = """
 .bq-src mark { background: #fde68a; color: inherit; padding: 0 2px; }
 .bq-passage { white-space: pre-wrap; font-size: 0.92em; margin: 6px 0; }
 .bq-meta { color: var(--body-text-color-subdued); font-size: 0.85em; }
+.bq-timeline li { margin: 10px 0; }
+.bq-tl-said { margin: 4px 0 2px 0; }
 """
 # A marker [n] opens and shows its source card in the same answer (ids repeat across answers, so the card is
 # looked up next to the marker, not by id). Inline and local: the page loads nothing from elsewhere.
@@ -75,8 +77,11 @@ def _card(marker: int, passage, sentence: str, open_: bool = False) -> str:
     link = f' · <a href="{html.escape(m["url"])}" target="_blank" rel="noopener">link</a>' if m.get("url") else ""
     head = (f"<b>[{marker}]</b> {html.escape(m.get('title') or 'Untitled')} "
             f"<span class='bq-meta'>— {html.escape(m.get('source') or '')}{', ' + date if date else ''}</span>")
+    copies = ", ".join(f"{html.escape(c['source'])} ({(c.get('published_at') or 'undated')[:10]})"
+                       for c in m.get("also_published_by", []))
+    also = f"<div class='bq-meta bq-also'>Also published by {copies}</div>" if copies else ""
     return (f"<details class='bq-src bq-src-{marker}' id='src-{marker}'{' open' if open_ else ''}>"
-            f"<summary>{head}</summary>"
+            f"<summary>{head}</summary>{also}"
             f"<div class='bq-passage'>{_highlight(passage.text, sentence)}</div>{link}</details>")
 
 
@@ -87,7 +92,9 @@ def render_answer(answer: Answer) -> str:
     if short and text.startswith(short):  # the span asked for, first and in bold
         text = f"<b class='bq-short'>{short}</b>{text[len(short):]}"
     text = re.sub(r"\[(\d+)\]", r"<a href='#src-\1' class='bq-cite'>[\1]</a>", text)
-    parts = [text]
+    parts = [text.replace("\n", "<br>")]  # a by-source answer has a line per publication
+    if answer.as_of:
+        parts.append(f"<span class='bq-meta bq-asof'>As of {answer.as_of}.</span>")
     cited = {c.marker for c in answer.citations}
     if answer.citations:
         parts.append("\n\n**Sources**\n")
@@ -118,7 +125,7 @@ class ChatBackend:
         self.qa = BriefQA.open(self.settings.index, settings=self.settings)
 
     def respond(self, message: str, state: dict, sources=None, date_from=None, date_to=None, k=None,
-                answer_mode=None, backend=None):
+                answer_mode=None, backend=None, by_source=False):
         """Yield (reply markdown, rewrite note) as the answer grows; record the turn in ``state``."""
         rewrite = standalone_question(message or "", state.get("questions", []))
         note = f"Searched for: *{html.escape(rewrite.question)}*" if rewrite.rewritten else ""
@@ -126,7 +133,7 @@ class ChatBackend:
         qa = self.qa
         try:
             stream = qa.stream(rewrite.question, sources=sources or None, date_from=date_from or None,
-                               date_to=date_to or None, **overrides)
+                               date_to=date_to or None, by_source=bool(by_source), **overrides)
             text = ""
             for token in stream:
                 text += token
@@ -201,6 +208,33 @@ class ChatBackend:
         info = self.qa.info(documents=True)
         return [[d.title, d.source, (d.published_at or "")[:10], d.chunks] for d in info.documents_list]
 
+    def copies(self) -> list[list[Any]]:
+        """One row per copy: its story cluster's number, then the copy, earliest first within a cluster."""
+        return [[n, d.title, d.source, (d.published_at or "")[:10]]
+                for n, c in enumerate(self.qa.duplicates(), 1) for d in c.documents]
+
+    def timeline(self, query: str, sources=None, date_from=None, date_to=None) -> str:
+        """The story's timeline as HTML, or one sentence saying why there is none."""
+        try:
+            t = self.qa.timeline(query or "", sources=sources or None, date_from=date_from or None,
+                                 date_to=date_to or None)
+        except BriefQAError as exc:
+            return f"⚠️ {html.escape(str(exc))}"
+        except Exception:
+            log.exception("timeline of %r failed", query)
+            return "⚠️ Something went wrong while building the timeline; the server log has the details."
+        if not t.entries:
+            return html.escape(" ".join(t.notes))
+        rows = []
+        for i, e in enumerate(t.entries, 1):
+            day = html.escape((e.published_at or "undated")[:10])
+            also = (f"<div class='bq-meta'>Also published by {html.escape(', '.join(e.also_published_by))}</div>"
+                    if e.also_published_by else "")
+            rows.append(f"<li class='bq-tl'><b>{day}</b> · {html.escape(e.source)} — {html.escape(e.title)}{also}"
+                        f"<div class='bq-tl-said'>{html.escape(e.sentence)} <a href='#src-{i}' class='bq-cite'>"
+                        f"[{i}]</a></div>{_card(i, e.passage, e.sentence)}</li>")
+        return f"<ol class='bq-timeline'>{''.join(rows)}</ol>"
+
 
 # -- the page -------------------------------------------------------------------------------------------------
 def build_app(backend: ChatBackend):
@@ -232,26 +266,36 @@ def build_app(backend: ChatBackend):
                 date_from = gr.Textbox("", label="Published from (YYYY-MM-DD)", elem_id="bq-from")
                 date_to = gr.Textbox("", label="Published until (YYYY-MM-DD)", elem_id="bq-to")
                 k = gr.Slider(1, 20, value=s.k, step=1, label="Passages")
+                by_source = gr.Checkbox(False, label="What each outlet said", elem_id="bq-by-source")
                 mode = gr.Radio(["extractive", "llm"], value=s.answer_mode, label="Answer mode")
                 llm_backend = gr.Radio(["embedded", "openai"], value=s.backend, label="LLM backend")
                 clear = gr.Button("New conversation")
+        with gr.Tab("Timeline"):
+            with gr.Row():
+                story = gr.Textbox(placeholder="A story, e.g. Azerbaijan embassy in Israel", show_label=False,
+                                   scale=4, elem_id="bq-story", submit_btn=True)
+            story_view = gr.HTML(elem_id="bq-timeline")
         with gr.Tab("Corpus"):
             docs = gr.Dataframe(backend.documents(), headers=["title", "publication", "date", "chunks"],
                                 interactive=False, elem_id="bq-docs")
+            gr.Markdown("**Wire copies and updates** (one copy of each story is shown among passages)")
+            copies = gr.Dataframe(backend.copies(), headers=["story", "title", "publication", "date"],
+                                  interactive=False, elem_id="bq-copies")
             files = gr.File(file_count="multiple", file_types=list(SUFFIXES), label="Add articles", elem_id="bq-files")
             add = gr.Button("Ingest", elem_id="bq-ingest")
             added = gr.Markdown(elem_id="bq-added")
 
-        def chat(message, history, st, sources, date_from, date_to, k, answer_mode, backend_name):
+        def chat(message, history, st, sources, date_from, date_to, k, answer_mode, backend_name, per_source):
             history = [*history, {"role": "user", "content": message},
                        {"role": "assistant", "content": ""}]
             for reply, note in backend.respond(message, st, sources, date_from, date_to, k, answer_mode,
-                                               backend_name):
+                                               backend_name, per_source):
                 history[-1]["content"] = reply
                 yield history, note, st, ""
 
-        question.submit(chat, [question, chatbot, state, sources, date_from, date_to, k, mode, llm_backend],
-                        [chatbot, rewritten, state, question], api_name="chat")
+        question.submit(chat, [question, chatbot, state, sources, date_from, date_to, k, mode, llm_backend,
+                               by_source], [chatbot, rewritten, state, question], api_name="chat")
+        story.submit(backend.timeline, [story, sources, date_from, date_to], story_view, api_name="timeline")
 
         def on_like(st, data: gr.LikeData):
             # Each turn adds a user and an assistant message, so message i belongs to turn i // 2.
@@ -268,9 +312,9 @@ def build_app(backend: ChatBackend):
 
         def ingest_files(files, progress=gr.Progress(track_tqdm=True)):  # noqa: B008  (how Gradio asks for it)
             message = backend.add_files([str(p) for p in files or []], progress)
-            return message, backend.documents(), gr.update(choices=backend.qa.info().sources)
+            return message, backend.documents(), backend.copies(), gr.update(choices=backend.qa.info().sources)
 
-        add.click(ingest_files, [files], [added, docs, sources], api_name="ingest")
+        add.click(ingest_files, [files], [added, docs, copies, sources], api_name="ingest")
     return app
 
 

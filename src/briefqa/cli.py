@@ -1,4 +1,4 @@
-"""The ``briefqa`` command line: ingest, ask, retrieve, info, eval, settings, serve.
+"""The ``briefqa`` command line: ingest, ask, retrieve, timeline, info, eval, settings, serve.
 
 A thin layer over the Python API. Its flags are generated from the settings registry, so every setting can be
 given on the command line with the same name as in the TOML config. A user's mistake ends with one line on
@@ -94,6 +94,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("ask", help="answer a question with cited passages")
     p.add_argument("question")
     p.add_argument("--json", action="store_true", help="print the whole answer as JSON")
+    p.add_argument("--by-source", action="store_true",
+                   help="one cited line per publication that covers the question, newest first")
     _add_filter_flags(p)
     _add_setting_flags(p, {"ingest", "retrieval", "answer"})
 
@@ -104,9 +106,16 @@ def build_parser() -> argparse.ArgumentParser:
     _add_filter_flags(p)
     _add_setting_flags(p, {"ingest", "retrieval"})
 
+    p = command("timeline", help="the articles on a story, oldest first, each with what it added")
+    p.add_argument("query")
+    p.add_argument("--json", action="store_true")
+    _add_filter_flags(p)
+    _add_setting_flags(p, {"ingest", "retrieval", "answer"})
+
     p = command("info", help="describe an index")
     p.add_argument("--json", action="store_true")
     p.add_argument("--documents", action="store_true", help="list the documents")
+    p.add_argument("--duplicates", action="store_true", help="list the story clusters of wire copies and updates")
     _add_setting_flags(p, {"ingest"})
 
     p = command("eval", help="evaluate on a QA dataset; or `eval compare A B` to compare two reports",
@@ -147,7 +156,8 @@ def cmd_ask(args) -> int:
     from .api import BriefQA
 
     qa = BriefQA.open(settings=_settings(args))
-    stream = qa.stream(args.question, sources=args.sources, date_from=args.date_from, date_to=args.date_to)
+    stream = qa.stream(args.question, sources=args.sources, date_from=args.date_from, date_to=args.date_to,
+                       by_source=args.by_source)
     streaming = not args.json and qa.settings.answer_mode == "llm" and sys.stdout.isatty()
     for token in stream:
         if streaming:
@@ -164,9 +174,36 @@ def cmd_ask(args) -> int:
         for c in answer.citations:
             url = f" <{c.passage.metadata['url']}>" if c.passage.metadata.get("url") else ""
             print(f"[{c.marker}] {c.passage.label()}{url}\n    “{c.sentence}”")
+            copies = _copies(c.passage)
+            if copies:
+                print(f"    also published by {copies}")
+    if answer.as_of:
+        print(f"\n(as of {answer.as_of})")
     t = answer.timings
     print(f"\n({len(answer.passages)} passages; retrieve {t.get('retrieve', 0) * 1000:.0f} ms, "
           f"total {t.get('total', 0):.2f} s; {answer.mode})", file=sys.stderr)
+    return 0
+
+
+def _copies(passage) -> str:
+    return ", ".join(f"{c['source']} ({(c.get('published_at') or 'undated')[:10]})"
+                     for c in passage.metadata.get("also_published_by", []))
+
+
+def cmd_timeline(args) -> int:
+    from .api import BriefQA
+
+    qa = BriefQA.open(settings=_settings(args))
+    timeline = qa.timeline(args.query, sources=args.sources, date_from=args.date_from, date_to=args.date_to)
+    if args.json:
+        print(json.dumps(timeline.to_dict(), ensure_ascii=False, indent=1))
+        return 0
+    for note in timeline.notes:
+        print(note)
+    for e in timeline.entries:
+        also = f"  (also: {', '.join(e.also_published_by)})" if e.also_published_by else ""
+        print(f"{(e.published_at or 'undated')[:10]:10}  {e.source} — {e.title}{also}\n            {e.sentence}")
+    print(f"({len(timeline.entries)} articles; {timeline.timings.get('total', 0) * 1000:.0f} ms)", file=sys.stderr)
     return 0
 
 
@@ -198,7 +235,10 @@ def cmd_retrieve(args) -> int:
 def cmd_info(args) -> int:
     from .store import open_store
 
-    info = open_store(_settings(args).index).info(with_documents=args.documents)
+    store = open_store(_settings(args).index)
+    if args.duplicates:
+        return _print_duplicates(store, args.json)
+    info = store.info(with_documents=args.documents)
     if args.json:
         print(json.dumps(asdict(info), ensure_ascii=False, indent=1))
         return 0
@@ -208,6 +248,21 @@ def cmd_info(args) -> int:
           f"contents:  {info.documents} documents, {info.chunks} chunks, {len(info.sources)} sources")
     for d in info.documents_list:
         print(f"  {(d.published_at or '')[:10]:10}  {d.source[:24]:24}  {d.chunks:3} chunks  {d.title}")
+    return 0
+
+
+def _print_duplicates(store, as_json: bool) -> int:
+    from .api import BriefQA
+
+    clusters = BriefQA.duplicates_of(store)
+    if as_json:
+        print(json.dumps({"clusters": [c.to_dict() for c in clusters]}, ensure_ascii=False, indent=1))
+        return 0
+    print(f"{len(clusters)} story clusters of copies ({sum(len(c.documents) for c in clusters)} documents)")
+    for n, c in enumerate(clusters, 1):
+        for i, d in enumerate(c.documents):
+            day = (d.published_at or "undated")[:10]
+            print(f"{str(n) if not i else '':>4}  {day:10}  {d.source[:24]:24}  {d.title}")
     return 0
 
 
@@ -255,7 +310,7 @@ def cmd_serve(args) -> int:
 
 
 COMMANDS = {"ingest": cmd_ingest, "ask": cmd_ask, "retrieve": cmd_retrieve, "info": cmd_info,
-            "eval": cmd_eval, "settings": cmd_settings, "serve": cmd_serve}
+            "eval": cmd_eval, "timeline": cmd_timeline, "settings": cmd_settings, "serve": cmd_serve}
 
 
 def main(argv: list[str] | None = None) -> int:

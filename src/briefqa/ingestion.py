@@ -17,6 +17,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from .chunk import ENCODING, Chunker, split_sentences
+from .copies import CopyFinder, document_text, signature, update_clusters
 from .errors import CorpusError, IndexMismatchError
 from .load import collect_files, load_file, origin_file
 from .records import Document, IngestReport, Skipped
@@ -86,23 +87,30 @@ def ingest(paths: Iterable[str | Path] | str | Path, index: str | Path | None = 
     with writer(location):
         store, embedder, settings, relexed = _writable(location, settings, rebuild)
         incoming, origins = _read(files, settings, report)
-        origins_changed = _reconcile(store, incoming, origins, {str(f) for f in files}, prune, report)
+        lost: set[str] = set()  # clusters that lost a member
+        origins_changed = _reconcile(store, incoming, origins, {str(f) for f in files}, prune, report, lost)
+        texts = {d: doc.text for d, doc in incoming.items()}
         if incoming:
             planned = _plan(incoming, embedder, settings)
             vectors, sentences = _embed(planned, embedder, store.has_sentence_vectors, settings, progress, ray)
             offset = 0
             for doc_id, doc, spans, _prefix in planned:
                 n = len(spans)
-                store.add_document(doc_id, doc.metadata(), [(s.start, s.end, s.text) for s in spans],
+                meta = doc.metadata() | ({"minhash": signature(doc.text)} if settings.detect_copies else {})
+                store.add_document(doc_id, meta, [(s.start, s.end, s.text) for s in spans],
                                    vectors[offset:offset + n], sorted(origins.get(doc_id, {doc.origin})),
                                    sentences[offset:offset + n] if sentences is not None else None)
                 offset += n
                 report.added += 1
             report.chunks_embedded = offset
+        signed: list[str] = []
+        if settings.detect_copies and store.documents:
+            signed = _sign_unsigned(store, texts)
+            report.clustered = _group_copies(store, texts, signed, lost, settings)
         if not store.documents:
             raise CorpusError(f"No readable article in {', '.join(map(str, paths))}"
                               f" ({len(report.skipped)} skipped); the index at {location} was left as it was.")
-        if (report.added or report.removed or origins_changed or relexed or rebuild
+        if (report.added or report.removed or origins_changed or relexed or rebuild or report.clustered or signed
                 or not store_exists(location)):
             store.commit()
         report.documents = len(store.documents)
@@ -146,10 +154,10 @@ def _read(files, settings: Settings, report: IngestReport) -> tuple[dict[str, Do
 
 
 def _reconcile(store: Store, incoming: dict[str, Document], origins: dict[str, set[str]], read_files: set[str],
-               prune: bool, report: IngestReport) -> bool:
+               prune: bool, report: IngestReport, lost: set[str]) -> bool:
     """Files read now are authoritative for their documents; with ``prune``, vanished files drop out. A
-    document left without origins is removed; one the index holds already leaves ``incoming``. Returns whether
-    any origin changed."""
+    document left without origins is removed (its story cluster, if any, joins ``lost``); one the index holds
+    already leaves ``incoming``. Returns whether any origin changed."""
     changed = False
     for doc_id, entry in list(store.documents.items()):
         kept = [o for o in entry.origins
@@ -163,9 +171,36 @@ def _reconcile(store: Store, incoming: dict[str, Document], origins: dict[str, s
                 changed = True
                 store.set_origins(doc_id, kept)
         else:
+            if entry.cluster:
+                lost.add(entry.cluster)
             store.remove_document(doc_id)
             report.removed += 1
     return changed
+
+
+def _sign_unsigned(store: Store, texts: dict[str, str]) -> list[str]:
+    """Sign the documents that have no MinHash signature yet (an index built before copies were found, or
+    with detect_copies off); returns their ids."""
+    unsigned = [d for d, e in store.documents.items() if not e.minhash]
+    for doc_id in unsigned:
+        store.update_document(doc_id, minhash=signature(texts.get(doc_id) or document_text(store, doc_id)))
+    return unsigned
+
+
+def _group_copies(store: Store, texts: dict[str, str], signed: list[str], lost: set[str],
+                  settings: Settings) -> int:
+    """Find the copies of the documents added or just signed and re-check the clusters that lost a member;
+    returns how many documents were regrouped."""
+    new = sorted(set(signed) | {d for d in texts if d in store.documents})
+    lost &= {e.cluster for e in store.documents.values() if e.cluster}
+    if not new and not lost:
+        return 0
+
+    def text_of(doc_id: str) -> str:
+        return texts.get(doc_id) or document_text(store, doc_id)
+
+    finder = CopyFinder(text_of, settings.copy_containment, settings.copy_window_days)
+    return update_clusters(store, new, lost, finder)
 
 
 def _plan(incoming: dict[str, Document], embedder, settings: Settings) -> list:

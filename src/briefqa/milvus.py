@@ -428,8 +428,8 @@ class MilvusStore(Store):
         for cid in entry.chunk_ids:
             self._cache.pop(cid, None)
 
-    def set_origins(self, doc_id: str, origins: list[str]) -> None:
-        super().set_origins(doc_id, origins)
+    def update_document(self, doc_id: str, **fields) -> None:
+        super().update_document(doc_id, **fields)
         self._dirty.add(doc_id)
 
     def set_lexical(self, index_prefix: str, stemmer: str) -> None:

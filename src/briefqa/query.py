@@ -53,6 +53,13 @@ class Part:
     text: str = ""  # the clause of the question around this report's mentions (the whole question if unsure)
 
 
+#: Words that ask about the current state of a story: such questions prefer newer reports. "Latest" alone is
+#: not enough ("in its latest report" names a report): on the MultiHop-RAG dev questions the looser pattern
+#: (latest, recent, current) cost 0.012 Hits@4, this one nothing.
+LATEST = re.compile(r"\b(newest|most recent|the latest (on|about|with|in)|latest (news|updates?|developments?)|"
+                    r"right now|as of now|so far|to date|nowadays)\b", re.I)
+
+
 @dataclass
 class QueryAnalysis:
     """What retrieval understood of a question; ``notes`` say which filters fired or fell back, and why."""
@@ -167,7 +174,7 @@ def analyze(question: str, documents: Mapping[str, DocEntry], admitted: set[str]
     dates = _find_dates(question)
     titles = _find_titles(question, documents)
     qa.mentions = sorted(src + dates + titles, key=lambda m: m.start)
-    qa.latest = bool(re.search(r"\b(latest|most recent|newest)\b", question, re.I))
+    qa.latest = bool(LATEST.search(question))
 
     lo, hi, how = _range(question, dates)
     if lo and hi and lo > hi:

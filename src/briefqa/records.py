@@ -114,6 +114,10 @@ class Answer:
     short_answer: str | None = None
     #: How sure the extractive answerer is that its best sentence answers (the scorer's probability).
     confidence: float = 0.0
+    #: The publication date (YYYY-MM-DD) of the newest article the answer cites; None when it cites none.
+    as_of: str | None = None
+    #: With ``by_source``: one line per publication that covers the question, newest first.
+    by_source: list[SourceLine] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -123,7 +127,8 @@ class Answer:
             "sentences": [asdict(s) for s in self.sentences],
             "passages": [p.to_dict() for p in self.passages],
             "timings": self.timings, "raw": self.raw, "dropped_markers": self.dropped_markers,
-            "unsupported": self.unsupported,
+            "unsupported": self.unsupported, "as_of": self.as_of,
+            **({"by_source": [asdict(line) for line in self.by_source]} if self.by_source else {}),
         }
 
 
@@ -139,13 +144,14 @@ class IngestReport:
     removed: int = 0
     duplicates: int = 0  # documents read under another path too, stored once
     chunks_embedded: int = 0
+    clustered: int = 0  # documents that joined or left a story cluster of wire copies
     skipped: list[Skipped] = field(default_factory=list)
     seconds: float = 0.0
 
     def summary(self) -> str:
         return (f"{self.index}: {self.documents} documents, {self.chunks} chunks "
                 f"({self.added} added, {self.unchanged} unchanged, {self.removed} removed, "
-                f"{self.duplicates} duplicate, {len(self.skipped)} skipped; "
+                f"{self.duplicates} duplicate, {len(self.skipped)} skipped, {self.clustered} regrouped as copies; "
                 f"{self.chunks_embedded} chunks embedded in {self.seconds:.1f}s)")
 
 
@@ -179,3 +185,76 @@ class IndexInfo:
     updated_at: str
     documents_list: list[DocumentInfo] = field(default_factory=list)
     backend: str = "local"  # "local" (an index directory) or "milvus" (a Milvus server or milvus-lite file)
+
+
+@dataclass
+class CopyDocument:
+    """One copy in a story cluster, as ``briefqa info --duplicates`` lists it."""
+
+    doc_id: str
+    title: str
+    source: str
+    published_at: str | None
+    origin: str  # the first file (or file#record) it was read from
+
+
+@dataclass
+class CopyCluster:
+    """Wire copies and updates of one story, earliest first (``label`` is the earliest copy's id)."""
+
+    label: str
+    documents: list[CopyDocument]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"label": self.label, "documents": [{"title": d.title, "source": d.source,
+                                                    "published_at": d.published_at, "origin": d.origin,
+                                                    "doc_id": d.doc_id} for d in self.documents]}
+
+
+@dataclass
+class SourceLine:
+    """What one publication said in answer to a question: its best sentence, cited."""
+
+    source: str
+    published_at: str | None
+    sentence: str
+    marker: int  # the passage [n] it cites; 0 for a named publication with no coverage
+    title: str = ""
+    short_answer: str | None = None  # the span the sentence gives, when the question asks for one
+
+    @property
+    def covered(self) -> bool:
+        return self.marker > 0
+
+
+@dataclass
+class TimelineEntry:
+    """One article on a story's timeline and the sentence that says what it added."""
+
+    published_at: str | None  # None: undated (such entries come last)
+    source: str
+    title: str
+    sentence: str
+    passage: Passage
+    also_published_by: list[str] = field(default_factory=list)  # "Outlet (YYYY-MM-DD)" of its other copies
+
+    def to_dict(self) -> dict[str, Any]:
+        m = self.passage.metadata
+        return {"published_at": self.published_at, "source": self.source, "title": self.title,
+                "sentence": self.sentence, "also_published_by": self.also_published_by,
+                "undated": self.published_at is None, "url": m.get("url"), "doc_id": m.get("doc_id"),
+                "chunk_id": m.get("chunk_id")}
+
+
+@dataclass
+class Timeline:
+    """The articles on a story, oldest first, copies collapsed (what ``BriefQA.timeline`` returns)."""
+
+    query: str
+    entries: list[TimelineEntry]
+    notes: list[str] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"query": self.query, "entries": [e.to_dict() for e in self.entries], "notes": self.notes,
+                "timings": self.timings}

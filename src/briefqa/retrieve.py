@@ -12,6 +12,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import date
 from functools import lru_cache
 from pathlib import Path
 from typing import Protocol
@@ -23,6 +24,9 @@ from .query import QueryAnalysis, analyze
 from .records import Passage
 from .settings import Settings
 from .store import Filters, Store
+
+#: Half-life, in days, of a report's recency when a question asks for the latest and no time_decay_days is set.
+RECENT_HALF_LIFE = 30.0
 
 __all__ = ["CrossEncoderReranker", "Filters", "Reranker", "Retrieval", "Retriever", "rrf"]
 
@@ -61,6 +65,13 @@ class Retrieval:
     analysis: QueryAnalysis | None
     mode: str
     timings: dict[str, float] = field(default_factory=dict)
+
+
+def _day(published_at: str | None) -> date | None:
+    try:
+        return date.fromisoformat((published_at or "")[:10])
+    except ValueError:
+        return None
 
 
 def rrf(rankings: Sequence[tuple[Sequence[int], float]], k: int) -> dict[int, float]:
@@ -154,6 +165,13 @@ class Retriever:
         t1 = time.perf_counter()
         order = self._reranked(question, order, ranks, fused, settings, k)
         timings["rerank"] = time.perf_counter() - t1
+        if settings.collapse_copies:
+            order = self._collapse(order)
+        half_life = settings.time_decay_days or (RECENT_HALF_LIFE if analysis and analysis.latest else 0.0)
+        if half_life and settings.recency_weight:
+            order = self._prefer_recent(order, half_life, settings)
+            if analysis is not None:
+                analysis.notes.append(f"newer reports preferred (half-life {half_life:g} days)")
         # Reserving each named report's passages and diversifying come after reranking, so that neither is undone.
         if len(part_orders) >= 2 and settings.part_reserve:
             order = self._reserve(order, part_orders, settings.part_reserve)
@@ -224,6 +242,45 @@ class Retriever:
             taken.append((c.start, c.end))
             kept.append(cid)
         return kept
+
+    def _collapse(self, order: list[int]) -> list[int]:
+        """One copy per story cluster: the copy whose passage ranks best stands for the cluster (copies share
+        their text, so it is the one that matched the question best), and the other copies' passages are
+        dropped. Its passage's ``also_published_by`` names every other outlet and date that carried it."""
+        clusters = self.store.clusters()
+        if not clusters:
+            return order
+        self.store.fetch(order)
+        docs = self.store.documents
+        shown: dict[str, str] = {}
+        kept: list[int] = []
+        for cid in order:
+            doc = self.store.chunk(cid).doc_id
+            label = docs[doc].cluster
+            if label in clusters and shown.setdefault(label, doc) != doc:
+                continue
+            kept.append(cid)
+        return kept
+
+    def _prefer_recent(self, order: list[int], half_life: float, settings: Settings) -> list[int]:
+        """Re-order the top ``rerank_top`` by rank and recency: a report ``half_life`` days older than the
+        newest among them counts half as recent, and recency is fused as one more ranking would be."""
+        top = order[:settings.rerank_top]
+        self.store.fetch(top)
+        docs = self.store.documents
+        days = {c: _day(docs[self.store.chunk(c).doc_id].published_at) for c in top}
+        dated = [d for d in days.values() if d is not None]
+        if not dated:
+            return order
+        newest = max(dated)
+
+        def score(item: tuple[int, int]) -> float:
+            rank, c = item
+            fresh = 0.5 ** ((newest - days[c]).days / half_life) if days[c] else 0.0
+            return (1 + settings.recency_weight * fresh) / (settings.rrf_k + rank)
+
+        ranked = sorted(enumerate(top, 1), key=lambda item: -score(item))
+        return [c for _, c in ranked] + order[len(top):]
 
     @staticmethod
     def _reserve(order: list[int], parts: list[list[int]], per_part: int) -> list[int]:

@@ -70,6 +70,19 @@ class Settings(BaseModel):
     max_file_mb: float = Field(20.0, gt=0, description="Files larger than this are skipped at ingest.",
                                json_schema_extra={"group": "ingest"})
 
+    detect_copies: bool = Field(True, description="Group wire copies and updates of one article (most of the "
+                                                   "shorter one's text in the longer, published close in time) "
+                                                   "into story clusters at ingest.",
+                                json_schema_extra={"group": "ingest"})
+    copy_containment: float = Field(0.7, ge=0.3, le=1.0,
+                                    description="Share of the shorter article's 5-word shingles that the longer "
+                                                "must hold for the two to be copies (0.7 keeps apart two pages "
+                                                "about one event that share 59%; benchmarks/bench_copies.py).",
+                                    json_schema_extra={"group": "ingest"})
+    copy_window_days: int = Field(7, ge=0, le=3650,
+                                  description="Copies are published at most this many days apart.",
+                                  json_schema_extra={"group": "ingest"})
+
     # -- retrieval ----------------------------------------------------------------------------------------
     k: int = Field(5, ge=1, le=50, description="Passages retrieved and given to the answerer.",
                    json_schema_extra={"group": "retrieval"})
@@ -102,6 +115,20 @@ class Settings(BaseModel):
     part_reserve: int = Field(2, ge=0, le=10, description="When a question names two or more reports, the best "
                                                           "passages of each that are kept at the top.",
                               json_schema_extra={"group": "retrieval"})
+    collapse_copies: bool = Field(True, description="Show one copy of each story cluster among the passages; its "
+                                                     "citation lists the other outlets that carried it.",
+                                  json_schema_extra={"group": "retrieval"})
+    time_decay_days: float = Field(0.0, ge=0.0, le=36500,
+                                   description="Prefer newer reports on every question: a report this many days "
+                                               "older than the newest candidate counts half as recent (0: only "
+                                               "for questions about the latest, recent or current, which use "
+                                               "30 days).",
+                                   json_schema_extra={"group": "retrieval"})
+    recency_weight: float = Field(1.0, ge=0.0, le=10.0,
+                                  description="Weight of recency in fusion when newer reports are preferred "
+                                              "(as a ranking of its own: a fresh report gains at most what a "
+                                              "first rank in one more list gives).",
+                                  json_schema_extra={"group": "retrieval"})
     mmr: bool = Field(False, description="Re-order the top passages by maximal marginal relevance (diversity).",
                       json_schema_extra={"group": "retrieval"})
     mmr_lambda: float = Field(0.7, ge=0.0, le=1.0, description="MMR trade-off: 1 is relevance only, 0 diversity "
@@ -199,6 +226,18 @@ class Settings(BaseModel):
                                description="Cosine between an answer sentence and a passage sentence at which "
                                            "the passage counts as supporting it.",
                                json_schema_extra={"group": "answer"})
+    news_passages: int = Field(30, ge=5, le=200,
+                               description="Passages a by-source answer or a timeline reads (more than k: they "
+                                           "cover many reports).",
+                               json_schema_extra={"group": "answer"})
+    source_min_score: float = Field(0.3, ge=0.0, le=1.0,
+                                    description="A publication gets its line in a by-source answer when its best "
+                                                "sentence scores at least this (publications the question names "
+                                                "always get a line).",
+                                    json_schema_extra={"group": "answer"})
+    timeline_max: int = Field(8, ge=1, le=100, description="Most entries on a timeline: the first articles "
+                                                           "retrieval finds on the story.",
+                              json_schema_extra={"group": "answer"})
     max_question_chars: int = Field(1000, ge=10, description="Longest question accepted, in characters.",
                                     json_schema_extra={"group": "answer"})
 

@@ -44,6 +44,8 @@ class DocEntry(BaseModel):
     url: str | None = None
     chunk_ids: list[int] = Field(default_factory=list)
     origins: list[str] = Field(default_factory=list)
+    minhash: str = ""  # MinHash signature of the text's shingles (base64), for finding copies (briefqa.copies)
+    cluster: str | None = None  # the story cluster of its wire copies and updates, named after the earliest
 
 
 class FileEntry(BaseModel):
@@ -242,7 +244,14 @@ class Store(ABC):
 
     def set_origins(self, doc_id: str, origins: list[str]) -> None:
         """Record the files a document was read from."""
-        self.manifest.documents[doc_id].origins = sorted(origins)
+        self.update_document(doc_id, origins=sorted(origins))
+
+    def update_document(self, doc_id: str, **fields: Any) -> None:
+        """Change a document's entry (its origins, signature, cluster), not its chunks; kept at commit."""
+        entry = self.manifest.documents[doc_id]
+        for name, value in fields.items():
+            setattr(entry, name, value)
+        self._edits = getattr(self, "_edits", 0) + 1
 
     def set_lexical(self, index_prefix: str, stemmer: str) -> None:
         """Change what BM25 indexes (takes effect at commit)."""
@@ -264,7 +273,34 @@ class Store(ABC):
         d = self.documents[c.doc_id]
         meta = {"title": d.title, "source": d.source, "published_at": d.published_at, "url": d.url,
                 "author": d.author, "doc_id": c.doc_id, "chunk_id": c.id, "start": c.start, "end": c.end}
+        copies = self.copies_of(c.doc_id)
+        if copies:
+            docs = self.documents
+            meta["cluster"] = d.cluster
+            meta["also_published_by"] = [{"source": docs[o].source, "published_at": docs[o].published_at,
+                                          "title": docs[o].title, "url": docs[o].url, "doc_id": o}
+                                         for o in copies]
         return Passage(text=c.text, metadata=meta, score=float(score))
+
+    def clusters(self) -> dict[str, list[str]]:
+        """Each story cluster's documents (two or more copies), earliest first."""
+        key = (len(self.documents), self.manifest.updated_at, getattr(self, "_edits", 0))
+        cached = getattr(self, "_clusters", None)
+        if cached is None or cached[0] != key:
+            groups: dict[str, list[str]] = {}
+            for doc_id, entry in self.documents.items():
+                if entry.cluster:
+                    groups.setdefault(entry.cluster, []).append(doc_id)
+            docs = self.documents
+            for members in groups.values():
+                members.sort(key=lambda d: (docs[d].published_at or "9999", d))
+            self._clusters = cached = (key, {k: v for k, v in groups.items() if len(v) > 1})
+        return cached[1]
+
+    def copies_of(self, doc_id: str) -> list[str]:
+        """The other documents of a document's story cluster, earliest first."""
+        label = self.documents[doc_id].cluster
+        return [d for d in self.clusters().get(label, []) if d != doc_id] if label else []
 
     def sources(self) -> list[str]:
         return sorted({d.source for d in self.documents.values() if d.source})
