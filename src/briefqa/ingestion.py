@@ -21,6 +21,7 @@ from .copies import CopyFinder, document_text, signature, update_clusters
 from .errors import CorpusError, IndexMismatchError
 from .load import collect_files, load_file, origin_file
 from .records import Document, IngestReport, Skipped
+from .runtime import AUTO, DEFAULT, choose_runtime
 from .settings import INDEX, Settings, describe_origin, load_settings, pin_to_index
 from .store import DocEntry, Store, create_store, metadata_prefix, open_store, store_exists, writer
 
@@ -92,6 +93,8 @@ def ingest(paths: Iterable[str | Path] | str | Path, index: str | Path | None = 
         texts = {d: doc.text for d, doc in incoming.items()}
         if incoming:
             planned = _plan(incoming, embedder, settings)
+            if rebuild or not store_exists(location):
+                embedder = _choose_runtime(store, embedder, planned, settings, report)
             vectors, sentences = _embed(planned, embedder, store.has_sentence_vectors, settings, progress, ray)
             offset = 0
             for doc_id, doc, spans, _prefix in planned:
@@ -128,10 +131,25 @@ def _writable(location: str, settings: Settings, rebuild: bool):
         store = open_store(location, embedder=embedder.id)
         settings, relexed = _pinned(settings, store, embedder.runtime)
         return store, embedder, settings, relexed
-    embedder = get_embedder(settings.embed_runtime)
+    # Chunking needs only the word pieces, the same for every runtime; "auto" picks the runtime after planning.
+    embedder = get_embedder(DEFAULT if settings.embed_runtime == AUTO else settings.embed_runtime)
     store = create_store(location, embedder.id, embedder.dimension, settings.chunk_size, settings.chunk_overlap,
                          ENCODING, settings.index_prefix, settings.lexical_stemmer)
     return store, embedder, settings, False
+
+
+def _choose_runtime(store: Store, embedder, planned: list, settings: Settings, report: IngestReport):
+    """The embedder of a new index: the runtime asked for, or the one measured fastest on this machine."""
+    from .embed import get_embedder
+
+    texts = [prefix + s.text for _, _, spans, prefix in planned for s in spans]
+    choice = choose_runtime(settings.embed_runtime, texts, settings.batch_size)
+    report.runtime = choice.summary()
+    if choice.runtime == embedder.runtime:
+        return embedder
+    chosen = get_embedder(choice.runtime)
+    store.manifest.embedder = chosen.id  # nothing is committed yet: the index is born with the chosen runtime
+    return chosen
 
 
 def _read(files, settings: Settings, report: IngestReport) -> tuple[dict[str, Document], dict[str, set[str]]]:

@@ -145,6 +145,7 @@ class IngestReport:
     duplicates: int = 0  # documents read under another path too, stored once
     chunks_embedded: int = 0
     clustered: int = 0  # documents that joined or left a story cluster of wire copies
+    runtime: str = ""  # for a new index: the embedding runtime chosen, and how
     skipped: list[Skipped] = field(default_factory=list)
     seconds: float = 0.0
 
@@ -152,7 +153,8 @@ class IngestReport:
         return (f"{self.index}: {self.documents} documents, {self.chunks} chunks "
                 f"({self.added} added, {self.unchanged} unchanged, {self.removed} removed, "
                 f"{self.duplicates} duplicate, {len(self.skipped)} skipped, {self.clustered} regrouped as copies; "
-                f"{self.chunks_embedded} chunks embedded in {self.seconds:.1f}s)")
+                f"{self.chunks_embedded} chunks embedded in {self.seconds:.1f}s"
+                f"{'; ' + self.runtime if self.runtime else ''})")
 
 
 @dataclass

@@ -48,12 +48,13 @@ class Settings(BaseModel):
                                            "start of the next. Retrieval never returns two overlapping chunks of "
                                            "one article: the better-ranked one stands for both.",
                                json_schema_extra={"group": "ingest"})
-    embed_runtime: Literal["torch", "onnx", "onnx-int8"] = Field(
-        "onnx-int8",
-        description="Runtime that embeds chunks of a new index: the packaged model exported once to onnxruntime "
-                    "with int8 per-channel weights (the default: about twice as fast as torch, same retrieval "
-                    "scores on MultiHop-RAG), the same in fp32 ('onnx'), or sentence-transformers on torch. An "
-                    "existing index keeps the runtime it was built with.",
+    embed_runtime: Literal["auto", "torch", "onnx", "onnx-int8"] = Field(
+        "auto",
+        description="Runtime that embeds chunks of a new index: 'auto' (the default) times torch and onnx-int8 "
+                    "(the packaged model exported once to onnxruntime with int8 per-channel weights) on the "
+                    "new index's own chunks and takes the faster, once per machine (onnx-int8 on ties and "
+                    "below 1000 chunks); or one of them, or onnx fp32 ('onnx'). An existing index keeps the "
+                    "runtime it was built with.",
         json_schema_extra={"group": "ingest"})
     index_prefix: Literal["none", "lexical", "dense", "both"] = Field(
         "lexical",
@@ -352,12 +353,13 @@ def pin_to_index(settings: Settings, built: dict[str, Any], where: str) -> Setti
     from the index's is an error (whatever its source), a default silently yields to the index's value.
     """
     for name, value in built.items():
-        if settings.is_set(name) and getattr(settings, name) != value:
+        asked = getattr(settings, name)
+        if settings.is_set(name) and asked != value and not (name == "embed_runtime" and asked == "auto"):
             raise IndexMismatchError(
                 f"{name} = {getattr(settings, name)!r} ({describe_origin(settings.origin(name))}) conflicts with the "
                 f"index at {where}, built with {name} = {value!r}; drop that setting, or rebuild the index "
                 f"with `briefqa ingest CORPUS --index {where} --rebuild`.")
-    keep = {k: v for k, v in built.items() if not settings.is_set(k)}
+    keep = {k: v for k, v in built.items() if not settings.is_set(k) or getattr(settings, k) == "auto"}
     return settings.replace(origin=INDEX, **keep)
 
 
