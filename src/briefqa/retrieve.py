@@ -264,7 +264,8 @@ class Retriever:
 
     def _prefer_recent(self, order: list[int], half_life: float, settings: Settings) -> list[int]:
         """Re-order the top ``rerank_top`` by rank and recency: a report ``half_life`` days older than the
-        newest among them counts half as recent, and recency is fused as one more ranking would be."""
+        newest among them counts half as recent, and a passage of full recency counts ``1 + recency_weight`` times
+        the score of its rank."""
         top = order[:settings.rerank_top]
         self.store.fetch(top)
         docs = self.store.documents

@@ -122,13 +122,13 @@ class Settings(BaseModel):
     time_decay_days: float = Field(0.0, ge=0.0, le=36500,
                                    description="Prefer newer reports on every question: a report this many days "
                                                "older than the newest candidate counts half as recent (0: only "
-                                               "for questions about the latest, recent or current, which use "
-                                               "30 days).",
+                                               "for questions that ask for the newest, the most recent or 'the "
+                                               "latest on', which use 30 days).",
                                    json_schema_extra={"group": "retrieval"})
     recency_weight: float = Field(1.0, ge=0.0, le=10.0,
-                                  description="Weight of recency in fusion when newer reports are preferred "
-                                              "(as a ranking of its own: a fresh report gains at most what a "
-                                              "first rank in one more list gives).",
+                                  description="Weight of recency when newer reports are preferred: among the "
+                                              "top rerank_top passages, a passage as new as the newest counts "
+                                              "(1 + weight) times the score of its rank.",
                                   json_schema_extra={"group": "retrieval"})
     mmr: bool = Field(False, description="Re-order the top passages by maximal marginal relevance (diversity).",
                       json_schema_extra={"group": "retrieval"})
