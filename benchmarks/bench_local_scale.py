@@ -1,0 +1,156 @@
+"""The local backend at a million chunks: build, open, search, append, against the issue's targets.
+
+    python benchmarks/bench_local_scale.py ../shared/data/multihop-rag/ [--chunks 1000000] [--work DIR]
+
+A synthetic index is written through the store interface (``IndexStore.add_document`` and ``commit``, as
+ingest writes), without embedding: chunk texts are MultiHop-RAG chunk texts, each made distinct by a
+document tag; chunk and sentence vectors are random unit vectors (latency and memory do not depend on
+what the vectors mean). Then, each in a fresh process where it matters:
+
+* **open**: ``open_store`` of the index (checksums, chunks, FAISS, BM25, memory-mapped sentence vectors), and
+  the peak resident memory of a reader that opened it and answered one question;
+* **retrieval latency**: dense, lexical and the default retrieval of 100 MultiHop-RAG dev questions (real
+  question vectors from the packaged model), p50 and p95;
+* **append**: 100 articles (about 1,050 chunks) added and committed, the issue's "adding 100 articles".
+
+Targets (issue 12): commit of 100 articles ≤ 10 s, open ≤ 5 s, retrieval p95 ≤ 100 ms. Prints one table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+CHUNKS_PER_DOC = 10
+DIM = 384
+
+
+def _unit(rng, n: int, dtype=np.float32) -> np.ndarray:
+    v = rng.standard_normal((n, DIM)).astype(np.float32)
+    return (v / np.linalg.norm(v, axis=1, keepdims=True)).astype(dtype)
+
+
+def _texts(data: Path) -> list[str]:
+    from briefqa.chunk import Chunker
+
+    corpus = json.loads((data / "corpus.json").read_text(encoding="utf-8"))
+    chunker = Chunker(256, 0)
+    return [c.text for a in corpus for c in chunker.split(a["body"])]
+
+
+def _add(store, rng, texts: list[str], first: int, docs: int) -> None:
+    from briefqa.chunk import split_sentences
+
+    for d in range(first, first + docs):
+        spans, sentences = [], []
+        for j in range(CHUNKS_PER_DOC):
+            text = f"{texts[(d * CHUNKS_PER_DOC + j) % len(texts)]} doc{d}"
+            spans.append((j * 2000, j * 2000 + len(text), text))
+            sent = [(x.start, x.end) for x in split_sentences(text)] or [(0, len(text))]
+            sentences.append((sent, _unit(rng, len(sent), np.float16)))
+        meta = {"title": f"Synthetic article {d}", "source": f"Outlet {d % 50}",
+                "published_at": f"2023-{1 + d % 12:02d}-{1 + d % 28:02d}"}
+        store.add_document(f"syn{d:08d}", meta, spans, _unit(rng, CHUNKS_PER_DOC), [f"synthetic#{d}"], sentences)
+
+
+def build(index: Path, texts: list[str], chunks: int) -> float:
+    from briefqa.embed import embedder_id
+    from briefqa.index import IndexStore
+
+    rng = np.random.default_rng(0)
+    store = IndexStore.create(index, embedder_id("onnx-int8"), DIM, 256, 0, "cl100k_base", "lexical", "english")
+    _add(store, rng, texts, 0, chunks // CHUNKS_PER_DOC)
+    started = time.perf_counter()
+    store.commit()
+    return time.perf_counter() - started
+
+
+def _child(code: str) -> dict:
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+OPEN = """
+import json, time
+t0 = time.perf_counter()
+from briefqa.store import open_store
+s = open_store({index!r})
+opened = time.perf_counter() - t0
+rss = [int(l.split()[1]) for l in open('/proc/self/status') if l.startswith('VmRSS')][0] / 1024
+print(json.dumps({{"open_s": opened, "rss_mb": rss, "chunks": s.chunk_count}}))
+"""
+
+SEARCH = """
+import json, time
+from briefqa import BriefQA
+qa = BriefQA.open({index!r})
+questions = [q["query"] for q in json.load(open({queries!r}))[:100]]
+out = {{}}
+for mode, over in (("dense", {{"retrieval_mode": "dense", "news_aware": False}}),
+                   ("lexical", {{"news_aware": False, "rerank": False}}), ("default", {{}})):
+    times = []
+    for q in questions:
+        t0 = time.perf_counter(); qa.retrieve(q, k=10, **over); times.append(time.perf_counter() - t0)
+    times.sort()
+    out[mode] = (times[len(times) // 2] * 1000, times[int(0.95 * len(times)) - 1] * 1000)
+qa.ask(questions[0])
+out["rss_mb"] = max(int(l.split()[1]) for l in open('/proc/self/status') if l.startswith('VmHWM')) / 1024
+print(json.dumps(out))
+"""
+
+APPEND = """
+import json, sys, time
+import numpy as np
+sys.path.insert(0, {bench!r})
+from bench_local_scale import _add, _texts
+from pathlib import Path
+from briefqa.index import IndexStore
+from briefqa.store import writer
+texts = _texts(Path({data!r}))
+with writer({index!r}):
+    s = IndexStore.open({index!r})
+    t0 = time.perf_counter()
+    _add(s, np.random.default_rng(1), texts, {first}, 100)
+    s.commit()
+    print(json.dumps({{"append_s": time.perf_counter() - t0}}))
+"""
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("data", type=Path, help="directory with MultiHop-RAG corpus.json and queries-dev.json")
+    ap.add_argument("--chunks", type=int, default=1_000_000)
+    ap.add_argument("--work", type=Path, default=Path("benchmarks/out/local-scale"))
+    args = ap.parse_args()
+    index = args.work / f"index-{args.chunks}"
+    texts = _texts(args.data)
+    built = None
+    if not (index / "manifest.json").exists():
+        print(f"writing {args.chunks} synthetic chunks into {index} ...", file=sys.stderr)
+        built = build(index, texts, args.chunks)
+    opened = _child(OPEN.format(index=str(index)))
+    searched = _child(SEARCH.format(index=str(index), queries=str(args.data / "queries-dev.json")))
+    appended = _child(APPEND.format(bench=str(Path(__file__).parent), data=str(args.data), index=str(index),
+                                    first=args.chunks // CHUNKS_PER_DOC + 10_000))
+    size = sum(f.stat().st_size for f in index.rglob("*") if f.is_file()) / 1e9
+    print(f"\n## The local backend at {opened['chunks']:,} chunks ({size:.1f} GB on disk)\n")
+    print("| measure | value | target |\n|---|---|---|")
+    if built is not None:
+        print(f"| first commit of the whole index | {built:.0f} s | |")
+    print(f"| open (fresh process) | {opened['open_s']:.1f} s | ≤ 5 s |")
+    print(f"| reader memory after open (RSS) | {opened['rss_mb']:.0f} MB | reported |")
+    for mode in ("dense", "lexical", "default"):
+        p50, p95 = searched[mode]
+        print(f"| retrieval p50 / p95, {mode} | {p50:.0f} / {p95:.0f} ms | p95 ≤ 100 ms |")
+    print(f"| peak memory of a reader that answered (VmHWM) | {searched['rss_mb']:.0f} MB | reported |")
+    print(f"| add 100 articles and commit | {appended['append_s']:.1f} s | ≤ 10 s |")
+
+
+if __name__ == "__main__":
+    main()
