@@ -41,6 +41,7 @@ class Row:
     x: np.ndarray  # sentence features, top-k passages
     y: np.ndarray  # sentence holds gold evidence
     rerank: tuple  # (candidates, features, passages, passage labels) over the top rerank_top passages
+    facts: list[str]  # the gold evidence, squashed
 
 
 def _holds(text: str, facts: list[str]) -> int:
@@ -68,7 +69,7 @@ def labelled(qa, path: str):
         y = np.array([_holds(c.text, facts) for c in cands])
         wide, xw = sentence_features(question, found, qa.store, qa.embedder)
         labels = np.array([int(any(f in squash(p.text) for f in facts)) for p in found])
-        yield Row(item.id, dataset_name(path), item.answerable, question, x, y, (wide, xw, found, labels))
+        yield Row(item.id, dataset_name(path), item.answerable, question, x, y, (wide, xw, found, labels), facts)
 
 
 def dataset_name(path: str) -> str:
@@ -151,23 +152,43 @@ def passage_rows(row: Row, sentence: dict) -> tuple[np.ndarray, np.ndarray]:
     return passage_features(wide, xw, logits(sentence, xw), found), labels
 
 
-def rerank_cv(rows, models: list[dict], c: float) -> dict:
-    """Hits@4 and evidence in the top k, before and after reranking, for questions with evidence in view."""
+def passage_cv(rows, models: list[dict], c: float) -> list[dict]:
+    """For each question, the passage model trained on the answerable questions of the other folds."""
     data = [passage_rows(r, m) for r, m in zip(rows, models, strict=True)]
-    hits = {"before_h4": [], "after_h4": [], "before_h10": [], "after_h10": []}
+    out: list[dict] = [{}] * len(rows)
     for test in folds_of(len(rows), seed=2):
         held = set(test.tolist())
         train = [d for i, d in enumerate(data) if i not in held and rows[i].answerable]
         m = fit(np.vstack([d[0] for d in train]), np.concatenate([d[1] for d in train]), c)
         for i in test:
-            x, y = data[i]
-            if not rows[i].answerable or not y.any():
-                continue
-            order = np.argsort(-logits(m, x), kind="stable")
-            for name, ys in (("before", y), ("after", y[order])):
-                hits[f"{name}_h4"].append(float(ys[:4].max()))
-                hits[f"{name}_h10"].append(float(ys[:10].max()))
+            out[i] = m
+    return out
+
+
+def rerank_cv(rows, models: list[dict], passages: list[dict]) -> dict:
+    """Hits@4 and evidence in the top k, before and after reranking, for questions with evidence in view."""
+    hits = {"before_h4": [], "after_h4": [], "before_h10": [], "after_h10": []}
+    for r, m, pm in zip(rows, models, passages, strict=True):
+        x, y = passage_rows(r, m)
+        if not r.answerable or not y.any():
+            continue
+        order = np.argsort(-logits(pm, x), kind="stable")
+        for name, ys in (("before", y), ("after", y[order])):
+            hits[f"{name}_h4"].append(float(ys[:4].max()))
+            hits[f"{name}_h10"].append(float(ys[:10].max()))
     return {k: round(float(np.mean(v)), 3) for k, v in hits.items() if v}
+
+
+def reranked_view(qa, row: Row, sentence: dict, passage: dict) -> Row:
+    """``row`` as the answerer sees it at run time: its top k passages after reranking by ``passage``."""
+    from briefqa.extractive import sentence_features
+
+    x, _ = passage_rows(row, sentence)
+    found = row.rerank[2]
+    top = [found[i] for i in np.argsort(-logits(passage, x), kind="stable")[:qa.settings.k]]
+    cands, xs = sentence_features(row.question, top, qa.store, qa.embedder)
+    y = np.array([_holds(c.text, row.facts) for c in cands])
+    return Row(row.id, row.dataset, row.answerable, row.question, xs, y, row.rerank, row.facts)
 
 
 def abstention_cv(q: np.ndarray, unanswerable: np.ndarray, c: float) -> np.ndarray:
@@ -182,7 +203,7 @@ def abstention_cv(q: np.ndarray, unanswerable: np.ndarray, c: float) -> np.ndarr
 def threshold_table(scores: np.ndarray, unanswerable: np.ndarray) -> list[dict]:
     """Abstention recall, precision and wrong abstentions at each threshold of interest."""
     table = []
-    for t in (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9):
+    for t in np.round(np.arange(0.3, 0.96, 0.05), 2).tolist():
         abstain = scores >= t
         hit = int((abstain & (unanswerable == 1)).sum())
         table.append({"threshold": t, "abstain_recall": round(hit / max(1, int(unanswerable.sum())), 3),
@@ -192,26 +213,54 @@ def threshold_table(scores: np.ndarray, unanswerable: np.ndarray) -> list[dict]:
     return table
 
 
-def train_route(rows, c: float) -> tuple[dict, dict | None, dict, dict]:
-    """The sentence, abstention and passage models and their cross-validated report, for one question style."""
+#: The issue's bounds on abstention: at most this share of answerable questions abstained on, and abstentions
+#: right at least this often.
+MAX_WRONG_ABSTENTIONS = 0.05
+MIN_ABSTAIN_PRECISION = 0.8
+
+
+def choose_threshold(table: list[dict]) -> float:
+    """The abstention threshold of a question style, from its cross-validated table: among thresholds that keep
+    wrong abstentions within :data:`MAX_WRONG_ABSTENTIONS`, the best recall at a precision of at least
+    :data:`MIN_ABSTAIN_PRECISION`, or the best recall when none reaches it (with 25 unanswerable questions a
+    precision is too noisy to choose by alone)."""
+    safe = [t for t in table if t["wrong_abstentions"] <= MAX_WRONG_ABSTENTIONS and t["abstain_precision"]]
+    if not safe:
+        return max(t["threshold"] for t in table)
+    precise = [t for t in safe if t["abstain_precision"] >= MIN_ABSTAIN_PRECISION] or safe
+    return max(precise, key=lambda t: (t["abstain_recall"], t["abstain_precision"]))["threshold"]
+
+
+def train_route(qa, rows, c: float) -> tuple[dict, dict | None, dict, dict]:
+    """The sentence, abstention and passage models and their cross-validated report, for one question style.
+
+    The passage reranker learns from the top ``rerank_top`` passages as retrieval ranks them; the sentence and
+    abstention models then learn from what the answerer is given at run time, the top ``k`` after reranking
+    (by passage models that did not see the question, so that the view is not better than it will be).
+    """
     from briefqa.scorer import question_features
 
-    models = sentence_cv(rows, c)
-    cv_logits = [logits(m, r.x) for r, m in zip(rows, models, strict=True)]
-    first = [int(r.y[int(np.argmax(lg))]) for r, lg in zip(rows, cv_logits, strict=True) if r.answerable and r.y.any()]
-    q = np.array([question_features(r.x, lg) for r, lg in zip(rows, cv_logits, strict=True)])
-    unanswerable = np.array([0 if r.answerable else 1 for r in rows])
-    report = {"questions": len(rows), "unanswerable": int(unanswerable.sum()),
+    first_models = sentence_cv(rows, c)
+    passage_models = passage_cv(rows, first_models, c)
+    data = [passage_rows(r, m) for r, m in zip(rows, first_models, strict=True) if r.answerable]
+    passage = fit(np.vstack([d[0] for d in data]), np.concatenate([d[1] for d in data]), c)
+    view = [reranked_view(qa, r, m, pm) for r, m, pm in zip(rows, first_models, passage_models, strict=True)]
+    view = [v for v in view if len(v.y)]
+    models = sentence_cv(view, c)
+    cv_logits = [logits(m, r.x) for r, m in zip(view, models, strict=True)]
+    first = [int(r.y[int(np.argmax(lg))]) for r, lg in zip(view, cv_logits, strict=True) if r.answerable and r.y.any()]
+    q = np.array([question_features(r.x, lg) for r, lg in zip(view, cv_logits, strict=True)])
+    unanswerable = np.array([0 if r.answerable else 1 for r in view])
+    report = {"questions": len(view), "unanswerable": int(unanswerable.sum()),
               "gold_sentence_first": round(float(np.mean(first)), 3) if first else None,
-              "rerank": rerank_cv(rows, models, c)}
+              "rerank": rerank_cv(rows, first_models, passage_models)}
     if unanswerable.sum() >= 5:
         report["abstention"] = threshold_table(abstention_cv(q, unanswerable, c), unanswerable)
-    sentence = fit(np.vstack([r.x for r in rows]), np.concatenate([r.y for r in rows]), c, signs=sentence_signs())
-    # The abstention and passage models learn from cross-validated sentence logits: what the sentence model
-    # says of questions it has not seen.
+        report["abstain_threshold"] = choose_threshold(report["abstention"])
+    sentence = fit(np.vstack([r.x for r in view]), np.concatenate([r.y for r in view]), c, signs=sentence_signs())
+    # The abstention model learns from cross-validated sentence logits: what the sentence model says of
+    # questions it has not seen.
     abstain = fit(q, unanswerable, c, balanced=True) if unanswerable.sum() else None
-    data = [passage_rows(r, m) for r, m in zip(rows, models, strict=True) if r.answerable]
-    passage = fit(np.vstack([d[0] for d in data]), np.concatenate([d[1] for d in data]), c)
     return sentence, abstain, passage, report
 
 
@@ -235,7 +284,15 @@ def main() -> int:
 
     import briefqa
     from briefqa._env import offline
-    from briefqa.scorer import FEATURES, LONG_WORDS, PASSAGE_FEATURES, QUESTION_FEATURES, ROUTES, route_of
+    from briefqa.scorer import (
+        DEFAULT_THRESHOLD,
+        FEATURES,
+        LONG_WORDS,
+        PASSAGE_FEATURES,
+        QUESTION_FEATURES,
+        ROUTES,
+        route_of,
+    )
 
     offline()
     qa = briefqa.BriefQA.open(args.index)
@@ -245,8 +302,9 @@ def main() -> int:
     routes, report = {}, {}
     for route in ROUTES:
         mine = [r for r in rows if route_of(r.question) == route]
-        sentence, abstain, passage, report[route] = train_route(mine, args.c)
-        routes[route] = {"sentence": as_json(sentence), "abstain": as_json(abstain), "passage": as_json(passage)}
+        sentence, abstain, passage, report[route] = train_route(qa, mine, args.c)
+        routes[route] = {"sentence": as_json(sentence), "abstain": as_json(abstain), "passage": as_json(passage),
+                         "abstain_threshold": report[route].get("abstain_threshold", DEFAULT_THRESHOLD)}
     model = {
         "features": list(FEATURES), "question_features": list(QUESTION_FEATURES),
         "passage_features": list(PASSAGE_FEATURES), "long_question_words": LONG_WORDS,

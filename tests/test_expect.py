@@ -50,3 +50,18 @@ def test_why_and_how_questions_ask_for_no_span_and_get_three_sentences():
 def test_a_sentence_without_the_kind_asked_for_does_not_hold_it():
     assert not holds("date", "The embassy opened to great fanfare.", "When did the embassy open?")
     assert short_answer("How many people attended?", "Many people attended the ceremony.") is None
+
+
+@pytest.mark.parametrize(("question", "kind", "focus"), [
+    ("How much does Rugby Australia pay Eddie Jones per year?", "amount", ("pay",)),  # never "does"
+    ("Which bank managed the share placement?", "organisation", ("bank",)),
+    ("Which hospital treated Allison Miller?", "place", ("hospital",)),
+    ("Who is the chairman of Indian power utility NTPC?", "person", ("chairman",)),
+    ("What was Hikvision's annual revenue last year?", "amount", ("revenue",)),
+    ("Which long-serving Dexus boss is leaving the company?", "person", ("boss",)),
+    ("On which kids' TV show were they castmates?", "name", ("show",)),
+    ("Until when does the contract run?", "date", ()),
+])
+def test_the_thing_asked_about_is_found_without_a_closing_auxiliary(question, kind, focus):
+    exp = expectation(question)
+    assert (exp.kind, exp.focus) == (kind, focus)

@@ -77,3 +77,17 @@ def test_a_model_trained_on_other_features_is_refused():
 def test_odd_questions_get_an_answer_or_an_abstention(qa, question):
     ans = qa.ask(question)
     assert ans.text and (ans.abstained or ans.citations)
+
+
+def test_each_question_style_abstains_from_the_threshold_its_training_chose():
+    scorer = SentenceScorer.packaged()
+    short, long = "How many seats does the arena have?", " ".join(["Did the Nordic Post report"] * 6) + "?"
+    assert scorer.abstain_threshold(short) == scorer.model["routes"]["short"]["abstain_threshold"]
+    assert scorer.abstain_threshold(long) == scorer.model["routes"]["long"]["abstain_threshold"]
+    assert all(0.5 <= scorer.abstain_threshold(q) < 1 for q in (short, long))
+
+
+def test_an_abstain_threshold_in_the_settings_overrides_the_trained_ones(qa):
+    question = "What pay rise did the dock workers accept?"
+    assert not qa.ask(question).abstained
+    assert qa.ask(question, abstain_threshold=0.001).abstained

@@ -67,16 +67,23 @@ _ORG_WORDS = ("compan(?:y|ie)|firm|lender|bank|team|club|band|label|record label
               "service|developer|chain|operator|court|regulator|ministry|department|government|school|college|"
               "charity|foundation|exchange|supplier|owner|buyer|rival")
 _PLACE_WORDS = ("town|cit(?:y|ie)|countr(?:y|ie)|region|us region|state|county|place|venue|island|province|village|"
-                "neighbo(?:u)?rhood|district|area|continent|capital|stadium|port|airport|river|nation")
+                "neighbo(?:u)?rhood|district|area|continent|capital|stadium|port|airport|river|nation|hospital|prison|"
+                "jail|hotel|restaurant|museum|theat(?:re|er)|arena|resort|mountain|lake|street|square")
 _PERSON_WORDS = ("actor|actress|player|referee|person|singer|artist|rapper|coach|manager|driver|author|writer|"
                  "director|producer|ceo|executive|founder|boss|chief|politician|senator|minister|president|judge|"
                  "lawyer|prosecutor|striker|goalkeeper|pitcher|quarterback|boxer|fighter|jockey|designer|chef|"
                  "scientist|researcher|journalist|reporter|host|star|musician|candidate|leader|official|"
-                 "spokes(?:person|man|woman)|analyst|teammate|rookie|defender|forward|midfielder|winger")
+                 "spokes(?:person|man|woman)|analyst|teammate|rookie|defender|forward|midfielder|winger|chair(?:man|woman)?|"
+                 "head|aide|adviser|advisor|economist|neuroscientist|professor|doctor|slugger|batter|hitter|"
+                 "athlete|talent|officer|agent|lawmaker")
 _AMOUNT_WORDS = ("cost|costs|pay|paid|fee|worth|price|priced|revenue|revenues|raise|raised|spend|spent|earn|"
                  "earned|earns|salary|wage|budget|fund|funding|valuation|valued|sell|sold|charge|charged|charges|"
                  "fine|fined|penalty|bid|loan|debt|profit|loss|sales|income|bonus|award|damages|deal|invest|"
-                 "invested|investment|donate|donated|owe|owed|compensation|settlement|tax|tariff|subsidy|grant")
+                 "invested|investment|donate|donated|owe|owed|compensation|settlement|tax|tariff|subsidy|grant|value|"
+                 "make|made|makes|gross|grossed|earnings|takings")
+_NAME_WORDS = ("song|album|film|movie|show|book|game|product|model|name|title|word|phone|car|device|drug|vaccine|"
+               "award|prize|trophy|event|competition|tournament|series|brand|subscription|term|nickname|character|"
+               "feature|tool|programme|program|plan|card|version")
 
 
 @dataclass(frozen=True)
@@ -104,23 +111,23 @@ def _kind(q: str) -> str:
          r"fallen|fell|drop|dropped|grow|grown|grew|slide|slid|climb|climbed|jump|jumped|increase|increased|decrease|decreased|"
          r"gain|gained|shrink|shrank|surge|surged|plunge|plunged|sink|sank|slump|slumped)\b|"
          r"\bhow much (more|less|faster|quicker|slower|higher|lower|bigger|smaller|cheaper|dearer)\b", "percent"),
-        (rf"^what (does|did|do|will|would) .*\b(cost|charge|pay|earn|fetch)\b|\bhow much\b.*\b({_AMOUNT_WORDS})\b|"
+        (rf"^what (does|did|do|will|would) .*\b(cost|charge|pay|earn|fetch|value)\b|"
+         rf"\bhow much\b.*\b({_AMOUNT_WORDS})\b|"
          rf"\bhow much (money|cash)\b|\bwhat (?:\w+ )?({_AMOUNT_WORDS})\b"
          rf"(?! (?:of|for) (?:the )?(?:{_PERSON_WORDS}))|\bhow much (did|does|do|will|would|is|was)\b.*\b(cost|worth|"
-         rf"pay|sell|earn|charge)", "amount"),
+         rf"pay|sell|earn|charge)|^(?:what|how much) (?:was|is|were|are|will be) (?:\S+ ){{0,3}}?(?:{_AMOUNT_WORDS})\b",
+         "amount"),
         (r"\bhow long\b|\bfor how (many|long)\b.*\b(years|months|weeks|days|hours|minutes)\b", "duration"),
         (r"\bhow (big|large|tall|thin|thick|far|heavy|wide|deep|high|small|fast|long|heavy)\b", "measure"),
         (r"\bhow (many|much)\b|\bby how\b|\bwhat (number|total|figure|score|rank|position|level|rate|"
          r"ratio|multiple)\b|\bhow often\b", "number"),
         (r"^when\b|\bwhat (year|date|month|day|time)\b|\bwhich (year|month|day|date)\b|\bsince when\b|"
-         r"\bby when\b|\bhow old\b", "date"),
-        (rf"^(who|whom|whose)\b|\b(which|what) (?:\w+ ){{0,2}}({_PERSON_WORDS})s?\b|\bwho\b", "person"),
+         r"\bby when\b|\buntil when\b|\bhow old\b", "date"),
+        (rf"^(who|whom|whose)\b|\b(which|what) (?:[\w'-]+ ){{0,2}}({_PERSON_WORDS})s?\b|\bwho\b", "person"),
         (rf"^where\b|\b(in|from|to|at|under) (which|what) (?:\w+ ){{0,2}}({_PLACE_WORDS})s?\b|\b(which|what) "
          rf"(?:\w+ ){{0,2}}({_PLACE_WORDS})s?\b", "place"),
         (rf"\b(which|what) (?:\w+ ){{0,2}}({_ORG_WORDS})s?\b", "organisation"),
-        (r"\b(which|what)\s+(\w+\s+)?(song|album|film|movie|show|book|game|product|model|name|title|word|"
-         r"phone|car|device|drug|vaccine|award|prize|trophy|event|competition|tournament|series|brand|"
-         r"subscription|term|nickname|character|feature|tool|programme|program|plan|card|version)\b|"
+        (rf"\b(which|what)\s+([\w'-]+\s+){{0,2}}({_NAME_WORDS})\b|"
          r"\bwhat is (it|he|she|the \w+) (called|named)\b|\bwhat (was|is) the name\b", "name"),
         (r"^how\b", "manner"),
     ]
@@ -130,22 +137,31 @@ def _kind(q: str) -> str:
     return "other"
 
 
+_AUX = "did|does|do|is|was|are|were|has|have|had|will|would|can|could|should"
 _FOCUS = [
-    re.compile(r"\bhow (?:many|much)\s+((?:[a-z]+\s+){0,1}[a-z]+?)\s+(?:did|does|do|is|was|are|were|has|have|had|"
-               r"will|would|can|could)\b"),
-    re.compile(r"\bhow (?:many|much)\s+([a-z]+)"),
-    re.compile(r"\b(?:what|which)\s+((?:[a-z]+\s+){0,2}?[a-z]+)\s+(?:did|does|do|is|was|are|were|has|have|had|will|"
-               r"would|can|could|should)\b"),
+    re.compile(rf"\bhow (?:many|much)\s+((?:[a-z]+\s+){{0,1}}[a-z]+?)\s+(?:{_AUX})\b"),
+    re.compile(rf"\bhow (?:many|much)\s+(?!(?:{_AUX})\b)([a-z]+)"),
+    re.compile(rf"\b(?:what|which)\s+((?:[a-z]+\s+){{0,2}}?[a-z]+)\s+(?:{_AUX})\b"),
 ]
-_FOCUS_STOP = frozenset("the a an of to in on at for and or it its his her their this that".split())
+# The kind of thing asked about, when no auxiliary ends the phrase: "which bank managed ...", "who is the
+# chairman of ...", "how much does Rugby Australia pay ...".
+_TYPE_FOCUS = [
+    re.compile(rf"\b(?:what|which)\s+(?:[\w'-]+\s+){{0,2}}?({_ORG_WORDS}|{_PLACE_WORDS}|{_PERSON_WORDS}|"
+               rf"{_NAME_WORDS})s?\b"),
+    re.compile(rf"\bwho (?:is|was|are|were|will be) (?:the|its|their|his|her) (?:[a-z]+ )?({_PERSON_WORDS})\b"),
+    re.compile(rf"\b(?:what|how much)\b.*?\b({_AMOUNT_WORDS})\b"),
+]
+_FOCUS_STOP = frozenset(f"the a an of to in on at for and or it its his her their this that {_AUX.replace('|', ' ')}"
+                        .split())
 
 
 def _focus(q: str) -> tuple[str, ...]:
-    for rx in _FOCUS:
+    for rx in (*_FOCUS, *_TYPE_FOCUS):
         m = rx.search(q)
         if m:
-            words = [w for w in m.group(1).split() if w not in _FOCUS_STOP]
-            return tuple(words)
+            words = tuple(w for w in m.group(1).split() if w not in _FOCUS_STOP)
+            if words:
+                return words
     return ()
 
 

@@ -242,7 +242,8 @@ def scored_answer(question: str, passages: Sequence[Passage], store, embedder, s
     scorer = scorer or SentenceScorer.packaged()
     scored = score_sentences(question, passages, store, embedder, scorer)
     confidence = 1 - scored.unanswerable
-    if not scored.candidates or scored.unanswerable >= settings.abstain_threshold:
+    threshold = settings.abstain_threshold or scorer.abstain_threshold(question)
+    if not scored.candidates or scored.unanswerable >= threshold:
         return Extracted(abstention(question), [], [], True, None, confidence)
     floor = settings.support_ratio * float(scored.probabilities.max())
     exp = expectation(question)

@@ -193,6 +193,11 @@ class Verdict:
     unanswerable: float  # that no sentence does
 
 
+#: The abstention threshold of a question style whose model records none (one trained without unanswerable
+#: questions).
+DEFAULT_THRESHOLD = 0.8
+
+
 class SentenceScorer:
     """Per question style, a logistic model over :data:`FEATURES` and one over :data:`QUESTION_FEATURES`."""
 
@@ -203,6 +208,8 @@ class SentenceScorer:
         self.routes = {name: (_Linear(r["sentence"]), _Linear(r["abstain"]) if r.get("abstain") else None)
                        for name, r in model["routes"].items()}
         self.rerankers = {name: _Linear(r["passage"]) for name, r in model["routes"].items() if r.get("passage")}
+        self.thresholds = {name: float(r.get("abstain_threshold", DEFAULT_THRESHOLD))
+                           for name, r in model["routes"].items()}
         self.model = model
 
     @classmethod
@@ -220,6 +227,11 @@ class SentenceScorer:
             q = np.asarray(question_features(x, logits))[None, :]
             unanswerable = float(1 / (1 + np.exp(-abstain.logits(q)[0])))
         return Verdict(1 / (1 + np.exp(-logits)), unanswerable)
+
+    def abstain_threshold(self, question: str) -> float:
+        """From which probability of "no sentence answers" on the answer to ``question`` is an abstention:
+        chosen per question style in cross-validation (see ``scripts/train_scorer.py``)."""
+        return self.thresholds.get(route_of(question), DEFAULT_THRESHOLD)
 
     def passage_scores(self, question: str, cands: Sequence[Candidate], x: np.ndarray,
                        passages: Sequence[Passage]) -> np.ndarray | None:
