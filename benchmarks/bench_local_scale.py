@@ -3,8 +3,9 @@
     python benchmarks/bench_local_scale.py ../shared/data/multihop-rag/ [--chunks 1000000] [--work DIR]
 
 A synthetic index is written through the store interface (``IndexStore.add_document`` and ``commit``, as
-ingest writes), without embedding: chunk texts are MultiHop-RAG chunk texts, each made distinct by a
-document tag; chunk and sentence vectors are random unit vectors (latency and memory do not depend on
+ingest writes, a commit every ``--segment`` chunks, each a segment), without embedding: chunk texts are
+MultiHop-RAG chunk texts, each made distinct by a document tag; chunk and sentence vectors are random unit
+vectors (latency and memory do not depend on
 what the vectors mean). Then, each in a fresh process where it matters:
 
 * **open**: ``open_store`` of the index (checksums, chunks, FAISS, BM25, memory-mapped sentence vectors), and
@@ -59,16 +60,24 @@ def _add(store, rng, texts: list[str], first: int, docs: int) -> None:
         store.add_document(f"syn{d:08d}", meta, spans, _unit(rng, CHUNKS_PER_DOC), [f"synthetic#{d}"], sentences)
 
 
-def build(index: Path, texts: list[str], chunks: int) -> float:
+def build(index: Path, texts: list[str], chunks: int, segment: int) -> float:
+    """Write the synthetic index, committing every ``segment`` chunks as a bulk ingest does; the seconds spent
+    committing."""
+    from tqdm import tqdm
+
     from briefqa.embed import embedder_id
     from briefqa.index import IndexStore
 
     rng = np.random.default_rng(0)
     store = IndexStore.create(index, embedder_id("onnx-int8"), DIM, 256, 0, "cl100k_base", "lexical", "english")
-    _add(store, rng, texts, 0, chunks // CHUNKS_PER_DOC)
-    started = time.perf_counter()
-    store.commit()
-    return time.perf_counter() - started
+    docs, per = chunks // CHUNKS_PER_DOC, max(1, segment // CHUNKS_PER_DOC)
+    spent = 0.0
+    for first in tqdm(range(0, docs, per), desc="writing", unit="segment"):
+        _add(store, rng, texts, first, min(per, docs - first))
+        started = time.perf_counter()
+        store.commit()
+        spent += time.perf_counter() - started
+    return spent
 
 
 def _child(code: str) -> dict:
@@ -126,6 +135,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("data", type=Path, help="directory with MultiHop-RAG corpus.json and queries-dev.json")
     ap.add_argument("--chunks", type=int, default=1_000_000)
+    ap.add_argument("--segment", type=int, default=100_000, help="chunks per commit while writing the index")
     ap.add_argument("--work", type=Path, default=Path("benchmarks/out/local-scale"))
     args = ap.parse_args()
     index = args.work / f"index-{args.chunks}"
@@ -133,7 +143,7 @@ def main() -> None:
     built = None
     if not (index / "manifest.json").exists():
         print(f"writing {args.chunks} synthetic chunks into {index} ...", file=sys.stderr)
-        built = build(index, texts, args.chunks)
+        built = build(index, texts, args.chunks, args.segment)
     opened = _child(OPEN.format(index=str(index)))
     searched = _child(SEARCH.format(index=str(index), queries=str(args.data / "queries-dev.json")))
     appended = _child(APPEND.format(bench=str(Path(__file__).parent), data=str(args.data), index=str(index),
@@ -142,7 +152,7 @@ def main() -> None:
     print(f"\n## The local backend at {opened['chunks']:,} chunks ({size:.1f} GB on disk)\n")
     print("| measure | value | target |\n|---|---|---|")
     if built is not None:
-        print(f"| first commit of the whole index | {built:.0f} s | |")
+        print(f"| commits while writing it ({args.segment:,} chunks each) | {built:.0f} s in all | |")
     print(f"| open (fresh process) | {opened['open_s']:.1f} s | ≤ 5 s |")
     print(f"| reader memory after open (RSS) | {opened['rss_mb']:.0f} MB | reported |")
     for mode in ("dense", "lexical", "default"):

@@ -140,9 +140,9 @@ def test_a_full_disk_during_a_save_is_one_sentence_and_the_index_keeps_its_docum
     new.mkdir()
     (new / "cranes.md").write_text(NEW_ARTICLE)
     ix = room / "ix"
-    # Room for the index and half as much again, not for the whole new generation a save writes beside it.
+    # Room for the index and two pages more, not for the new segment a save writes beside it.
     out = private_mounts(
-        f"mount -t tmpfs -o size={(pages + pages // 2 + 2) * 4096} tmpfs {room} || exit 99\n"
+        f"mount -t tmpfs -o size={(pages + 2) * 4096} tmpfs {room} || exit 99\n"
         f"cp -a {cli_index} {ix}\n"
         f"{briefqa_cmd('ingest', DEMO_CORPUS, new, '--index', ix)} 2> {tmp_path}/ingest.err; echo ingest=$?\n"
         f"{briefqa_cmd('info', '--index', ix, '--json')} > {tmp_path}/info.json; echo info=$?\n"

@@ -37,13 +37,13 @@ def test_sentence_vectors_follow_their_chunks_through_adds_removals_and_saves(tm
     ids = {d: reopened.manifest.documents[d].chunk_ids for d in ("d2", "d3")}
     assert np.allclose(reopened.sentence_vectors(ids["d2"][0]), [[0, 0, 1, 0]])
     assert np.allclose(reopened.sentence_vectors(ids["d3"][0]), two, atol=1e-3)  # float16 on disk
-    assert reopened.chunks[ids["d3"][0]].sentences == [[0, 10], [11, 21]]
+    assert reopened.chunk(ids["d3"][0]).sentences == [[0, 10], [11, 21]]
 
 
 def test_a_sentence_matrix_that_does_not_fit_the_chunks_is_refused(tmp_path):
     small_store(tmp_path)
     manifest = json.loads((tmp_path / MANIFEST).read_text())
-    entry = manifest["files"]["sentences"]
+    entry = manifest["segments"][0]["files"]["sentences"]
     short = np.zeros((2, 4), dtype=np.float16)  # three chunks, one sentence each: three rows expected
     np.save(tmp_path / entry["name"], short, allow_pickle=False)
     data = (tmp_path / entry["name"]).read_bytes()
@@ -66,9 +66,9 @@ def test_a_format_1_index_without_sentence_vectors_still_opens(tmp_path):
 def test_round_trip(tmp_path):
     small_store(tmp_path)
     store = IndexStore.open(tmp_path, embedder="test-embedder")
-    assert len(store.chunks) == 3 and store.vectors.ntotal == 3 and store.lexical.size == 3
+    assert store.chunk_count == 3 and [len(s.ids) for s in store.segments] == [3]
     assert store.search(np.array([0, 1, 0, 0], dtype=np.float32), 1)[0][0] == 1
-    assert store.lexical.search("gamma", 3)[0][0] == 2
+    assert store.lexical_search("gamma", 3)[0].chunk_id == 2
     p = store.passage(2)
     assert (p.text, p.metadata["title"], p.metadata["doc_id"], p.metadata["start"]) == ("gamma", "Two", "d2", 0)
 
@@ -95,12 +95,12 @@ def test_index_of_another_embedder_is_refused(tmp_path):
 @pytest.mark.parametrize("damage", ["truncate_vectors", "edit_chunks", "drop_lexical", "garble_manifest"])
 def test_a_damaged_index_is_refused_not_half_read(tmp_path, damage):
     small_store(tmp_path)
-    manifest = json.loads((tmp_path / MANIFEST).read_text())
+    files = json.loads((tmp_path / MANIFEST).read_text())["segments"][0]["files"]
     if damage == "truncate_vectors":
-        f = tmp_path / manifest["files"]["vectors"]["name"]
+        f = tmp_path / files["vectors"]["name"]
         f.write_bytes(f.read_bytes()[:-10])
     elif damage == "edit_chunks":
-        f = tmp_path / manifest["files"]["chunks"]["name"]
+        f = tmp_path / files["chunks"]["name"]
         f.write_text(f.read_text().replace("alpha", "ALPHA"))
     elif damage == "drop_lexical":
         next((tmp_path / "lexical-1").glob("*.npy")).unlink()
@@ -113,6 +113,8 @@ def test_a_damaged_index_is_refused_not_half_read(tmp_path, damage):
 def test_a_crash_while_saving_leaves_the_previous_index_readable(tmp_path, monkeypatch):
     store = small_store(tmp_path)
     store.remove_document("d1")
+    store.add_document("d4", {"title": "Four"}, [(0, 5, "delta")], np.eye(4, dtype=np.float32)[3:], ["d"],
+                       one_sentence_each(np.eye(4, dtype=np.float32)[3:]))
     import briefqa.index as index_mod
 
     real = index_mod.atomic_write
@@ -127,9 +129,10 @@ def test_a_crash_while_saving_leaves_the_previous_index_readable(tmp_path, monke
         store.save()
     monkeypatch.undo()
     reopened = IndexStore.open(tmp_path)
-    assert len(reopened.chunks) == 3  # the old generation, intact
+    assert reopened.chunk_count == 3  # the old segment, intact
+    assert not list(tmp_path.glob("*-2.*"))  # and the crashed save's new segment is gone
     reopened.remove_document("d1")
-    reopened.save()  # and the next save clears the orphans of the crashed one
+    reopened.save()  # two of the segment's three chunks removed: it is rewritten without them
     assert sorted(p.name for p in tmp_path.iterdir()) == ["chunks-2.jsonl", "lexical-2", MANIFEST,
-                                                          "sentences-2.npy", "vectors-2.faiss"]
-    assert len(IndexStore.open(tmp_path).chunks) == 1
+                                                          "sentences-2.npy", "table-2.npy", "vectors-2.faiss"]
+    assert IndexStore.open(tmp_path).chunk_count == 1

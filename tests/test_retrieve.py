@@ -139,7 +139,7 @@ def test_overlapping_windows_of_one_passage_are_shown_once(tmp_path):
     briefqa.ingest(tmp_path / "docs", index=tmp_path / "ix", chunk_size=24, chunk_overlap=12)
     qa = briefqa.BriefQA.open(tmp_path / "ix")
     question = "ferry fares islands"
-    raw = [qa.store.chunks[c] for c, _ in qa.store.lexical.search(question, 10)]
+    raw = [qa.store.chunk(h.chunk_id) for h in qa.store.lexical_search(question, 10)]
     assert any(a.start < b.end and b.start < a.end for a in raw for b in raw if a is not b)
 
     hits = qa.retrieve(question, k=10, news_aware=False)

@@ -1,21 +1,25 @@
-"""The index on disk: FAISS vectors, chunks as JSON lines, and a manifest that ties them together.
+"""The index on disk: segments of chunks, vectors and BM25 postings, and a manifest that ties them together.
 
 Layout of an index directory::
 
-    manifest.json            the commit point: format, embedder, chunking, documents, and the data files
-    vectors-<gen>.faiss      FAISS IndexIDMap2(IndexFlatIP), ids = chunk ids
-    chunks-<gen>.jsonl       one chunk a line: id, doc_id, start, end, text, its sentences' spans, their row
-    sentences-<gen>.npy      a float16 vector per sentence of every chunk, pooled from the chunk's own pass
-    lexical-<gen>/           the bm25s index over the same chunks, in chunk-id order (JSON and .npy)
+    manifest.json            the commit point: format, embedder, chunking, documents, and the segments
+    vectors-<gen>.faiss      one segment's files (see :mod:`briefqa.segment`): FAISS vectors, chunks as JSON
+    chunks-<gen>.jsonl       lines with a table of where each starts, sentence vectors, and a bm25s index
+    table-<gen>.npy
+    sentences-<gen>.npy
+    lexical-<gen>/
 
-A save writes new ``<gen>`` files beside the old ones, numbered above every generation on disk (so a rebuild
-never writes over the live files), then replaces ``manifest.json`` atomically (write aside, fsync, rename).
-A crash at any moment leaves a manifest that names complete files, so the previous index stays readable; a
-full disk or a read-only directory is one :class:`~briefqa.errors.IndexWriteError` and the same. Writers
-hold ``.write.lock`` (an advisory ``flock``) from reading the manifest to committing the new one, so two
-processes (a CLI ingest and a chat upload) cannot overwrite each other's documents; readers never wait and
-never write, so a read-only index answers questions. Files are checked against the sizes and SHA-256 the
-manifest records, and a mismatch refuses the index instead of half-reading it. Nothing is pickled.
+A commit writes one new segment with the chunks added since the last (removed chunks become tombstones in
+their segments), numbered above every generation on disk so that nothing live is written over, then replaces
+``manifest.json`` atomically (write aside, fsync, rename). Segments are merged when there are too many small
+ones or too many removed chunks in one. A crash at any moment leaves a manifest that names complete files, so
+the previous index stays readable; a full disk or a read-only directory is one
+:class:`~briefqa.errors.IndexWriteError` and the same. Writers hold ``.write.lock`` (an advisory ``flock``)
+from reading the manifest to committing the new one, so two processes (a CLI ingest and a chat upload)
+cannot overwrite each other's documents; readers never wait and never write, so a read-only index answers
+questions, and they map the segments' files instead of loading them. Files are checked against the sizes
+and SHA-256 the manifest records (large ones by size at open, see :data:`briefqa.segment.VERIFY_LIMIT`), and
+a mismatch refuses the index instead of half-reading it. Nothing is pickled.
 """
 
 from __future__ import annotations
@@ -23,12 +27,11 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
-import hashlib
-import io
-import json
+import math
 import os
 import secrets
 import shutil
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -37,15 +40,16 @@ import numpy as np
 from pydantic import ValidationError
 
 from .errors import IndexBusyError, IndexDamagedError, IndexMismatchError, IndexMissingError, IndexWriteError
-from .lexical import LexicalIndex
+from .segment import Segment, file_names, write_segment
 from .store import (
+    FORMAT_VERSION,
     READABLE_FORMATS,
     ChunkRecord,
     DocEntry,
-    FileEntry,
     Filters,
     Hit,
     Manifest,
+    SegmentEntry,
     Store,
 )
 
@@ -54,14 +58,6 @@ LOCK = ".write.lock"
 
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _file_written(path: Path) -> None:
@@ -149,7 +145,7 @@ def _live_generation(path: Path) -> int:
 
 def _remove_generation(path: Path, gen: int) -> None:
     """Best effort: remove the files of a generation whose save failed (the manifest never named them)."""
-    for name in (f"vectors-{gen}.faiss", f"chunks-{gen}.jsonl", f"sentences-{gen}.npy", f"lexical-{gen}"):
+    for name in file_names(gen):
         target = path / name
         with contextlib.suppress(OSError):
             if target.is_dir():
@@ -161,60 +157,75 @@ def _remove_generation(path: Path, gen: int) -> None:
             tmp.unlink()
 
 
-def _load_sentences(path: Path, manifest: Manifest, chunks: dict[int, ChunkRecord], damaged: str) -> np.ndarray:
-    """The sentence vectors, memory-mapped, checked against the chunks' sentence counts and rows."""
-    try:
-        matrix = np.load(path / manifest.files["sentences"].name, mmap_mode="r", allow_pickle=False)
-    except (OSError, ValueError):
-        raise IndexDamagedError(damaged.format("the sentence vectors cannot be read")) from None
-    total = sum(len(c.sentences) for c in chunks.values())
-    rows_ok = all(c.row >= 0 and c.row + len(c.sentences) <= len(matrix) for c in chunks.values() if c.sentences)
-    if matrix.ndim != 2 or matrix.shape != (total, manifest.dimension) or not rows_ok:
-        raise IndexDamagedError(damaged.format(f"{matrix.shape[0]} sentence vectors for {total} sentences"))
-    return matrix
-
-
-def _new_faiss(dimension: int):
-    import faiss
-
-    return faiss.IndexIDMap2(faiss.IndexFlatIP(dimension))
+#: A merge is due when a commit leaves more segments than this: the smallest are merged.
+MAX_SEGMENTS = 12
+#: How many of the smallest segments one merge takes.
+MERGE_FACTOR = 4
+#: A segment whose share of removed chunks reaches this is rewritten without them.
+MAX_DEAD_SHARE = 0.3
+#: Parsed chunk records kept in memory per reader (the chunks of recent questions).
+RECORD_CACHE = 8192
 
 
 class IndexStore(Store):
-    """An index directory, loaded in memory (sentence vectors memory-mapped); :meth:`save` commits changes
-    atomically."""
+    """An index directory of immutable segments (see :mod:`briefqa.segment`), memory-mapped by readers;
+    changes are held in memory until :meth:`save` commits them atomically as a new segment."""
 
     backend = "local"
     write_lock = staticmethod(write_lock)
 
-    def __init__(self, path: Path, manifest: Manifest, chunks: dict[int, ChunkRecord], vectors,
-                 lexical: LexicalIndex | None = None, sentences: np.ndarray | None = None) -> None:
+    def __init__(self, path: Path, manifest: Manifest, segments: list[Segment] | None = None) -> None:
         self.path = Path(path)
         self.location = str(path)
         self.manifest = manifest
-        self.chunks = chunks
-        self.vectors = vectors  # faiss index
-        self.lexical = lexical or LexicalIndex.build([], [])
-        self._sentences = sentences  # the saved sentence vectors (memory-mapped), rows as ChunkRecord.row says
-        self._added_sentences: dict[int, np.ndarray] = {}  # those of chunks added since
+        self.segments = segments or []
+        self._added: dict[int, tuple[ChunkRecord, np.ndarray, np.ndarray | None]] = {}  # since the last commit
+        self._removed: set[int] = set()  # committed chunks removed since the last commit
+        self._cache: dict[int, ChunkRecord] = {}
         self._compiled: dict[Filters, np.ndarray] = {}  # filters -> allowed chunk ids, until the next change
 
     # -- the Store interface ---------------------------------------------------------------------------------
     @property
     def chunk_count(self) -> int:
-        return len(self.chunks)
+        return sum(len(d.chunk_ids) for d in self.manifest.documents.values())
+
+    def _locate(self, chunk_id: int) -> tuple[Segment, int]:
+        for seg in reversed(self.segments):
+            i = seg.position(chunk_id)
+            if i >= 0:
+                return seg, i
+        raise KeyError(chunk_id)
 
     def chunk(self, chunk_id: int) -> ChunkRecord:
-        return self.chunks[chunk_id]
+        added = self._added.get(chunk_id)
+        if added is not None:
+            return added[0]
+        record = self._cache.get(chunk_id)
+        if record is None:
+            seg, i = self._locate(chunk_id)
+            record = seg.record(i)
+            if len(self._cache) >= RECORD_CACHE:
+                self._cache.clear()
+            self._cache[chunk_id] = record
+        return record
 
     def iter_chunks(self):
-        return iter(self.chunks.values())
+        return (self.chunk(c) for c in sorted(c for d in self.manifest.documents.values() for c in d.chunk_ids))
 
     def chunk_vectors(self, chunk_ids) -> np.ndarray:
-        return np.vstack([self.vectors.reconstruct(int(c)) for c in chunk_ids])
+        rows = []
+        for c in chunk_ids:
+            added = self._added.get(int(c))
+            rows.append(added[1] if added is not None else self._locate(int(c))[0].vectors.reconstruct(int(c)))
+        return np.vstack(rows)
 
     def idf(self, term: str) -> float:
-        return self.lexical.idf(term)
+        """log(1 + N / (1 + df)) over the whole index: high for rare terms, highest for unseen ones."""
+        if not self.segments:
+            return math.log(1.0)
+        token = self.segments[0].lexical.normal(term)
+        n = sum(seg.lexical.size for seg in self.segments)
+        return math.log(1 + n / (1 + sum(seg.lexical.df(token) for seg in self.segments)))
 
     def allowed_ids(self, filters: Filters | None) -> np.ndarray | None:
         """The chunk ids that pass ``filters`` (None for no filter): the local form of a filter."""
@@ -232,10 +243,25 @@ class IndexStore(Store):
         return [Hit(c, s) for c, s in self.search(vector, k, self.allowed_ids(filters))]
 
     def lexical_search(self, text: str, k: int, filters: Filters | None = None) -> list[Hit]:
+        """BM25 over every segment with the whole index's term statistics, best ``k`` with a positive score."""
         allowed = self.allowed_ids(filters)
-        if allowed is not None and len(allowed) == 0:
+        if not self.segments or k <= 0 or (allowed is not None and len(allowed) == 0):
             return []
-        return [Hit(c, s) for c, s in self.lexical.search(text, k, allowed)]
+        terms = self.segments[0].lexical.tokens(text)
+        if not terms:
+            return []
+        n = sum(seg.lexical.size for seg in self.segments)
+        df = {t: sum(seg.lexical.df(t) for seg in self.segments) for t in set(terms)}
+        hits: list[tuple[float, int]] = []
+        for seg in self.segments:
+            scores = seg.lexical_scores(terms, df, n)
+            keep = seg.mask(allowed)
+            if keep is not None:
+                scores = np.where(keep, scores, 0.0)
+            top = np.argsort(-scores, kind="stable")[:k]
+            hits += [(float(scores[i]), int(seg.ids[i])) for i in top if scores[i] > 0]
+        hits.sort(key=lambda h: (-h[0], h[1]))
+        return [Hit(c, s) for s, c in hits[:k]]
 
     def commit(self) -> None:
         self.save()
@@ -244,11 +270,11 @@ class IndexStore(Store):
         """The unit vectors of a chunk's sentences (float32, in order), or None for a format-1 index."""
         if not self.has_sentence_vectors:
             return None
-        added = self._added_sentences.get(chunk_id)
+        added = self._added.get(chunk_id)
         if added is not None:
-            return added.astype(np.float32)
-        c = self.chunks[chunk_id]
-        return np.asarray(self._sentences[c.row:c.row + len(c.sentences)], dtype=np.float32)
+            return added[2].astype(np.float32)
+        seg, _ = self._locate(chunk_id)
+        return seg.sentence_rows(self.chunk(chunk_id))
 
     # -- opening ------------------------------------------------------------------------------------------
     @classmethod
@@ -259,7 +285,7 @@ class IndexStore(Store):
                             chunk_overlap=chunk_overlap, tokenizer=tokenizer, index_prefix=index_prefix,
                             lexical_stemmer=lexical_stemmer,
                             created_at=now, updated_at=now)
-        return cls(Path(path), manifest, {}, _new_faiss(dimension))
+        return cls(Path(path), manifest)
 
     @staticmethod
     def exists(path: str | Path) -> bool:
@@ -284,9 +310,7 @@ class IndexStore(Store):
 
     @classmethod
     def open(cls, path: str | Path, embedder: str | None = None) -> IndexStore:
-        """Load and verify an index; refuse it when damaged or built with another ``embedder``."""
-        import faiss
-
+        """Open and check an index; refuse it when damaged or built with another ``embedder``."""
         path = Path(path)
         manifest = cls.read_manifest(path)
         if embedder is not None and manifest.embedder != embedder:
@@ -295,38 +319,23 @@ class IndexStore(Store):
                                      "--rebuild`.")
         damaged = (f"The index at {path} is damaged ({{}}); rebuild it with "
                    f"`briefqa ingest CORPUS --index {path} --rebuild`.")
-        for role in ("vectors", "chunks", "lexical", *(["sentences"] if manifest.has_sentences else [])):
-            if not any(r == role or r.startswith(role + "/") for r in manifest.files):
-                raise IndexDamagedError(damaged.format(f"the manifest names no {role} file"))
-        for entry in manifest.files.values():
-            fpath = path / entry.name
-            if not fpath.is_file():
-                raise IndexDamagedError(damaged.format(f"{entry.name} is missing"))
-            if fpath.stat().st_size != entry.size or _sha256(fpath) != entry.sha256:
-                raise IndexDamagedError(damaged.format(f"{entry.name} does not match its checksum"))
-        try:
-            vectors = faiss.read_index(str(path / manifest.files["vectors"].name))
-        except RuntimeError:
-            raise IndexDamagedError(damaged.format("the FAISS file cannot be read")) from None
-        chunks: dict[int, ChunkRecord] = {}
-        try:
-            with (path / manifest.files["chunks"].name).open(encoding="utf-8") as fh:
-                for line in fh:
-                    rec = ChunkRecord(**json.loads(line))
-                    chunks[rec.id] = rec
-        except (ValueError, TypeError):
-            raise IndexDamagedError(damaged.format("the chunks file cannot be parsed")) from None
-        try:
-            lexical = LexicalIndex.load(path / manifest.lexical_dir, sorted(chunks), manifest.lexical_stemmer)
-        except (OSError, ValueError, KeyError):
-            raise IndexDamagedError(damaged.format("the lexical index cannot be read")) from None
-        expected = sum(len(d.chunk_ids) for d in manifest.documents.values())
-        if (vectors.ntotal != len(chunks) or len(chunks) != expected or vectors.d != manifest.dimension
-                or lexical.size != len(chunks)):
-            raise IndexDamagedError(damaged.format(
-                f"{vectors.ntotal} vectors, {lexical.size} lexical entries, {len(chunks)} chunks, {expected} expected"))
-        sentences = _load_sentences(path, manifest, chunks, damaged) if manifest.has_sentences else None
-        return cls(path, manifest, chunks, vectors, lexical, sentences)
+        live = sorted(c for d in manifest.documents.values() for c in d.chunk_ids)
+        args = (manifest.dimension, manifest.has_sentences, manifest.lexical_stemmer, damaged)
+        entries = manifest.segments
+        if not entries and manifest.files:  # written before segments: one generation of exactly the live chunks
+            entries = [SegmentEntry(generation=manifest.generation, files=manifest.files, chunks=len(live))]
+        segments = [Segment.open(path, e, *args) for e in entries]
+        alive = sum(len(s.ids) - len(s.dead) for s in segments)
+        if alive != len(live):
+            raise IndexDamagedError(damaged.format(f"{alive} chunks in the segments, {len(live)} expected"))
+        return cls(path, manifest, segments)
+
+    def verify(self) -> None:
+        """Check every file against its checksum, however large (opening checks the large ones by size)."""
+        damaged = (f"The index at {self.path} is damaged ({{}}); rebuild it with "
+                   f"`briefqa ingest CORPUS --index {self.path} --rebuild`.")
+        for seg in self.segments:
+            seg.verify(damaged)
 
     # -- changing -----------------------------------------------------------------------------------------
     def add_document(self, doc_id: str, meta: dict[str, Any], spans: list[tuple[int, int, str]],
@@ -336,97 +345,118 @@ class IndexStore(Store):
         each chunk's ``sentences``: their spans in the chunk's text and their vectors."""
         if self.has_sentence_vectors and (sentences is None or len(sentences) != len(spans)):
             raise ValueError("a format-2 index needs the sentences of every chunk")
-        ids = np.arange(self.manifest.next_chunk_id, self.manifest.next_chunk_id + len(spans), dtype=np.int64)
+        ids = list(range(self.manifest.next_chunk_id, self.manifest.next_chunk_id + len(spans)))
         self.manifest.next_chunk_id += len(spans)
-        if len(spans):
-            self.vectors.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32), ids)
-        for j, (cid, (start, end, text)) in enumerate(zip(ids.tolist(), spans, strict=True)):
+        vectors = np.asarray(vectors, dtype=np.float32).reshape(len(spans), -1) if len(spans) else vectors
+        for j, (cid, (start, end, text)) in enumerate(zip(ids, spans, strict=True)):
             record = ChunkRecord(cid, doc_id, start, end, text)
+            sv = None
             if self.has_sentence_vectors:
                 record.sentences = [[a, b] for a, b in sentences[j][0]]
-                self._added_sentences[cid] = np.asarray(sentences[j][1], dtype=np.float16)
-            self.chunks[cid] = record
-        self.manifest.documents[doc_id] = DocEntry(**meta, chunk_ids=ids.tolist(), origins=sorted(set(origins)))
+                sv = np.asarray(sentences[j][1], dtype=np.float16)
+            self._added[cid] = (record, vectors[j], sv)
+        self.manifest.documents[doc_id] = DocEntry(**meta, chunk_ids=ids, origins=sorted(set(origins)))
         self._compiled.clear()
 
     def remove_document(self, doc_id: str) -> None:
         entry = self.manifest.documents.pop(doc_id)
         self._compiled.clear()
-        if entry.chunk_ids:
-            self.vectors.remove_ids(np.asarray(entry.chunk_ids, dtype=np.int64))
         for cid in entry.chunk_ids:
-            self.chunks.pop(cid, None)
-            self._added_sentences.pop(cid, None)
+            if self._added.pop(cid, None) is None:
+                self._removed.add(cid)
+            self._cache.pop(cid, None)
 
     def save(self) -> None:
-        """Commit: write new data files, then atomically point the manifest at them, then drop old files.
+        """Commit: write a segment of the added chunks (and merge segments when due), then atomically point
+        the manifest at the new set, then drop the files it no longer names.
 
         Raises :class:`IndexWriteError` when the disk is full or the directory read-only; the index on disk
         is then exactly as it was, and this store keeps its unsaved changes.
         """
         gen = max(self.manifest.generation, _live_generation(self.path)) + 1
         try:
-            self._write_generation(gen)
+            self.path.mkdir(parents=True, exist_ok=True)
+            last = self._write_segments(gen)
         except OSError as exc:
-            _remove_generation(self.path, gen)
+            for g in range(gen, _live_generation(self.path) + 1):
+                _remove_generation(self.path, g)
             raise write_error(self.path, exc) from None
-        self._drop_stale(gen)
+        self._drop_stale({s.entry.generation for s in self.segments} | {last})
 
-    def _write_generation(self, gen: int) -> None:
-        import faiss
-
-        self.path.mkdir(parents=True, exist_ok=True)
+    def _write_segments(self, gen: int) -> int:
+        """Write the new segment and any merge, then the manifest; return the last generation used."""
+        entries = [e.model_copy(update={"deleted": sorted(set(e.deleted) | (self._removed & set(s.ids.tolist())))})
+                   if self._removed else e for s, e in ((s, s.entry) for s in self.segments)]
+        plan = [Written(e, s) for e, s in zip(entries, self.segments, strict=True)]
+        if self._added:
+            records = [self._added[c][0] for c in sorted(self._added)]
+            plan.append(Written(self._write(gen, records, [self._added[c.id][1] for c in records],
+                                            [self._added[c.id][2] for c in records]), None))
+            gen += 1
+        merge = _merge_plan([p.entry for p in plan])
+        if merge:
+            merged = self._merge([plan[i] for i in merge], gen)
+            plan = [p for i, p in enumerate(plan) if i not in merge] + ([Written(merged, None)] if merged else [])
+            gen += 1
         m = self.manifest
-        ordered = sorted(self.chunks.values(), key=lambda c: c.id)
-        sentences = self._sentence_matrix(ordered) if self.has_sentence_vectors else None  # sets each .row
-        blobs = {
-            "vectors": (f"vectors-{gen}.faiss", faiss.serialize_index(self.vectors).tobytes()),
-            "chunks": (f"chunks-{gen}.jsonl", "".join(
-                json.dumps(c.__dict__, ensure_ascii=False) + "\n" for c in ordered).encode("utf-8")),
-        }
-        if sentences is not None:
-            buffer = io.BytesIO()
-            np.save(buffer, sentences, allow_pickle=False)
-            blobs["sentences"] = (f"sentences-{gen}.npy", buffer.getvalue())
-        files = {}
-        for role, (name, data) in blobs.items():
-            atomic_write(self.path / name, data)
-            _file_written(self.path / name)
-            files[role] = FileEntry(name=name, size=len(data), sha256=hashlib.sha256(data).hexdigest())
-        lexical = LexicalIndex.build([self.lexical_text(c) for c in ordered], [c.id for c in ordered],
-                                     m.lexical_stemmer)
-        lexical_dir = self.path / f"lexical-{gen}"
-        shutil.rmtree(lexical_dir, ignore_errors=True)  # a crashed save's leftovers: never the live generation
-        lexical.save(lexical_dir)
-        _file_written(lexical_dir)
-        for f in sorted(lexical_dir.glob("*.*")):
-            files[f"lexical/{f.name}"] = FileEntry(name=f"{lexical_dir.name}/{f.name}", size=f.stat().st_size,
-                                                   sha256=_sha256(f))
-        new_manifest = m.model_copy(update={"generation": gen, "files": files, "updated_at": _now()})
+        new_manifest = m.model_copy(update={
+            "generation": gen - 1 if gen - 1 > m.generation else m.generation, "files": {},
+            "segments": [p.entry for p in plan], "updated_at": _now(),
+            "format_version": FORMAT_VERSION if m.has_sentences else m.format_version})
         atomic_write(self.path / MANIFEST, new_manifest.model_dump_json(indent=1).encode("utf-8"))
         _file_written(self.path / MANIFEST)
-        self.manifest, self.lexical = new_manifest, lexical
-        if sentences is not None:
-            self._sentences, self._added_sentences = sentences, {}
+        self._reopen(new_manifest, plan)
+        return new_manifest.generation
 
-    def _sentence_matrix(self, ordered: list[ChunkRecord]) -> np.ndarray:
-        """Every chunk's sentence vectors in chunk-id order, one float16 matrix; records each chunk's row."""
-        parts, row = [], 0
-        for c in ordered:
-            vectors = self._added_sentences.get(c.id)
-            if vectors is None:
-                vectors = np.asarray(self._sentences[c.row:c.row + len(c.sentences)], dtype=np.float16)
-            parts.append(vectors)
-            c.row = row
-            row += len(vectors)
-        dim = self.manifest.dimension
-        return np.concatenate(parts) if parts else np.zeros((0, dim), dtype=np.float16)
+    def _write(self, gen: int, records: list[ChunkRecord], vectors: list[np.ndarray],
+               sentences: list[np.ndarray | None]) -> SegmentEntry:
+        matrix = np.vstack(vectors) if vectors else np.zeros((0, self.manifest.dimension), dtype=np.float32)
+        return write_segment(self.path, gen, records, matrix, sentences if self.has_sentence_vectors else None,
+                             [self.lexical_text(c) for c in records], self.manifest.lexical_stemmer,
+                             atomic_write, _file_written)
 
-    def _drop_stale(self, gen: int) -> None:
-        """Drop what the manifest no longer names: older generations and leftovers of crashed saves."""
+    def _merge(self, parts: list[Written], gen: int) -> SegmentEntry | None:
+        """One segment of the live chunks of ``parts`` (each already written, or opened); None when none lives."""
+        records, vectors, sentences = [], [], []
+        for p in parts:
+            seg = p.segment or Segment.open(self.path, p.entry, self.manifest.dimension, self.has_sentence_vectors,
+                                            self.manifest.lexical_stemmer, "{}")
+            dead = set(p.entry.deleted)
+            matrix = seg.all_vectors()
+            for i, c in enumerate(seg.records()):
+                if c.id in dead:
+                    continue
+                records.append(c)
+                vectors.append(matrix[i])
+                sentences.append(np.asarray(seg.sentences[c.row:c.row + len(c.sentences)], dtype=np.float16)
+                                 if self.has_sentence_vectors else None)
+        if not records:
+            return None
+        order = np.argsort([c.id for c in records], kind="stable")
+        return self._write(gen, [records[i] for i in order], [vectors[i] for i in order],
+                           [sentences[i] for i in order])
+
+    def _reopen(self, manifest: Manifest, plan: list[Written]) -> None:
+        """Read the committed state back: new segments mapped from disk, the others with their tombstones."""
+        damaged = (f"The index at {self.path} is damaged ({{}}) after a commit; rebuild it with "
+                   f"`briefqa ingest CORPUS --index {self.path} --rebuild`.")
+        args = (manifest.dimension, manifest.has_sentences, manifest.lexical_stemmer, damaged)
+        segments = []
+        for p in plan:
+            if p.segment is not None:
+                p.segment.entry = p.entry
+                p.segment.dead = np.asarray(sorted(p.entry.deleted), dtype=np.int64)
+                segments.append(p.segment)
+            else:
+                segments.append(Segment.open(self.path, p.entry, *args))
+        self.manifest, self.segments = manifest, segments
+        self._added, self._removed, self._cache = {}, set(), {}
+
+    def _drop_stale(self, live: set[int]) -> None:
+        """Drop what the manifest no longer names: merged segments and leftovers of crashed saves."""
         for stale in self.path.iterdir():
-            old = (stale.name.startswith(("vectors-", "chunks-", "sentences-", "lexical-"))
-                   and _generation_of(stale) != gen)
+            old = (stale.name.startswith(("vectors-", "chunks-", "table-", "sentences-", "lexical-"))
+                   and _generation_of(stale) not in live)
             if old or (stale.name.startswith(".") and stale.name.endswith(".tmp")):
                 with contextlib.suppress(OSError):
                     if stale.is_dir():
@@ -436,17 +466,35 @@ class IndexStore(Store):
 
     # -- reading ------------------------------------------------------------------------------------------
     def search(self, vector: np.ndarray, k: int, allowed: np.ndarray | None = None) -> list[tuple[int, float]]:
-        """(chunk id, cosine) of the ``k`` nearest chunks, optionally only among ``allowed`` chunk ids."""
-        import faiss
-
-        if self.vectors.ntotal == 0 or k <= 0:
+        """(chunk id, cosine) of the ``k`` nearest committed chunks, optionally only among ``allowed`` ids."""
+        if k <= 0 or (allowed is not None and len(allowed) == 0):
             return []
         query = np.ascontiguousarray(vector.reshape(1, -1), dtype=np.float32)
-        params = None
-        if allowed is not None:
-            if len(allowed) == 0:
-                return []
-            params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(np.asarray(allowed, dtype=np.int64)))
-            k = min(k, len(allowed))
-        scores, ids = self.vectors.search(query, min(k, self.vectors.ntotal), params=params)
-        return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
+        allowed = None if allowed is None else np.asarray(allowed, dtype=np.int64)
+        hits = [h for seg in self.segments for h in seg.dense(query, k, allowed)]
+        hits.sort(key=lambda h: (-h[1], h[0]))
+        return hits[:k]
+
+
+@dataclass
+class Written:
+    """A segment of the commit being written: its entry, and the opened segment when it was already there."""
+
+    entry: SegmentEntry
+    segment: Segment | None
+
+
+def _merge_plan(entries: list[SegmentEntry]) -> list[int]:
+    """Which segments to merge: those with too many removed chunks, and the smallest when there are too many.
+
+    Merging costs a rewrite of what it merges, so only small segments are merged often (each merge takes the
+    :data:`MERGE_FACTOR` smallest), and a large one only when a third of it is dead.
+    """
+    def live(e: SegmentEntry) -> int:
+        return e.chunks - len(e.deleted)
+
+    chosen = {i for i, e in enumerate(entries) if e.chunks and len(e.deleted) / e.chunks >= MAX_DEAD_SHARE}
+    rest = [i for i in range(len(entries)) if i not in chosen]
+    if len(entries) - max(0, len(chosen) - 1) > MAX_SEGMENTS:
+        chosen |= set(sorted(rest, key=lambda i: live(entries[i]))[:MERGE_FACTOR])
+    return sorted(chosen)

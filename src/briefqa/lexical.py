@@ -67,11 +67,11 @@ class LexicalIndex:
             self.retriever.save(str(directory), allow_pickle=False, show_progress=False)
 
     @classmethod
-    def load(cls, directory: Path, ids: Sequence[int], stemmer: str = "") -> LexicalIndex:
+    def load(cls, directory: Path, ids: Sequence[int], stemmer: str = "", mmap: bool = False) -> LexicalIndex:
         bm25s = _bm25s()
         if not ids:
             return cls(None, np.asarray([], dtype=np.int64), stemmer)
-        retriever = bm25s.BM25.load(str(directory), mmap=False, allow_pickle=False, show_progress=False)
+        retriever = bm25s.BM25.load(str(directory), mmap=mmap, allow_pickle=False, show_progress=False)
         return cls(retriever, np.asarray(ids, dtype=np.int64), stemmer)
 
     @property
@@ -84,10 +84,36 @@ class LexicalIndex:
                                 return_ids=False)
         return list(out[0]) if out else []
 
+    def normal(self, term: str) -> str:
+        """A word as the index holds it: lower-cased and stemmed like the chunks."""
+        stem = _stemmer(self.stemmer)
+        return stem([term.lower()])[0] if stem else term.lower()
+
+    def df(self, token: str) -> int:
+        """How many chunks hold ``token`` (a term as :meth:`tokens` gives it)."""
+        if self.retriever is None:
+            return 0
+        i = self.retriever.vocab_dict.get(token)
+        indptr = self.retriever.scores["indptr"]
+        return int(indptr[i + 1] - indptr[i]) if i is not None and i + 1 < len(indptr) else 0
+
+    def weighted_scores(self, tokens: Sequence[str], weights: dict[str, float]) -> np.ndarray:
+        """Each chunk's BM25 for ``tokens``, each token's share multiplied by ``weights[token]``: how a segment
+        scores with the IDF of the whole index (bm25s stores each posting's score with its own IDF in it)."""
+        out = np.zeros(self.size, dtype=np.float32)
+        if self.retriever is None:
+            return out
+        scores, vocab = self.retriever.scores, self.retriever.vocab_dict
+        data, indices, indptr = scores["data"], scores["indices"], scores["indptr"]
+        for t in tokens:
+            i = vocab[t]
+            a, b = int(indptr[i]), int(indptr[i + 1])
+            out[indices[a:b]] += weights[t] * data[a:b]  # a token's postings name each chunk once
+        return out
+
     def idf(self, term: str) -> float:
         """log(1 + N / (1 + df)): high for rare terms, highest for terms the index has never seen."""
-        stem = _stemmer(self.stemmer)
-        term = stem([term.lower()])[0] if stem else term.lower()
+        term = self.normal(term)
         n = self.size
         df = 0
         if self.retriever is not None:

@@ -30,10 +30,11 @@ from pydantic import BaseModel, Field
 from .errors import FilterError
 from .records import DocumentInfo, IndexInfo, Passage
 
-#: Format 2 added the sentence vectors; format 1 indexes are still read (their answers embed sentences at
-#: question time, which is slower).
-FORMAT_VERSION = 2
-READABLE_FORMATS = (1, 2)
+#: Format 2 added the sentence vectors, format 3 segments (a commit writes only what it adds, see
+#: :mod:`briefqa.segment`); format 1 and 2 indexes are still read (format 1's answers embed sentences at
+#: question time, which is slower) and become format 3 at their next commit.
+FORMAT_VERSION = 3
+READABLE_FORMATS = (1, 2, 3)
 
 
 class DocEntry(BaseModel):
@@ -54,6 +55,16 @@ class FileEntry(BaseModel):
     sha256: str
 
 
+class SegmentEntry(BaseModel):
+    """One segment of a local index: its files, how many chunks it was written with, and which of them were
+    removed since (tombstones, until a merge drops them)."""
+
+    generation: int
+    files: dict[str, FileEntry]
+    chunks: int
+    deleted: list[int] = Field(default_factory=list)
+
+
 class Manifest(BaseModel):
     format_version: int = FORMAT_VERSION
     embedder: str
@@ -67,12 +78,9 @@ class Manifest(BaseModel):
     updated_at: str
     generation: int = 0
     next_chunk_id: int = 0
-    files: dict[str, FileEntry] = Field(default_factory=dict)
+    files: dict[str, FileEntry] = Field(default_factory=dict)  # formats 1 and 2: the one generation's files
+    segments: list[SegmentEntry] = Field(default_factory=list)  # format 3 (local backend)
     documents: dict[str, DocEntry] = Field(default_factory=dict)
-
-    @property
-    def lexical_dir(self) -> str:
-        return f"lexical-{self.generation}"
 
     @property
     def has_sentences(self) -> bool:
@@ -93,7 +101,7 @@ class ChunkRecord:
     end: int
     text: str
     sentences: list[list[int]] = field(default_factory=list)  # [start, end) of each sentence in ``text``
-    row: int = -1  # the first of its sentences' rows in sentences-<gen>.npy
+    row: int = -1  # the first of its sentences' rows in its segment's sentences-<gen>.npy
 
 
 MILVUS = "milvus://"
