@@ -52,6 +52,8 @@ def test_info(cli_index):
     assert info["documents"] == 10 and info["embedder"].startswith("sentence-transformers/all-MiniLM-L6-v2")
     text = run("info", "--index", cli_index, "--documents").stdout
     assert "Baku finally sends an ambassador to Israel" in text
+    assert info["segments"] >= 1 and f"storage:   {info['segments']} segments" in text
+    assert "verified:  every file matches its checksum" in run("info", "--index", cli_index, "--verify").stdout
 
 
 def test_reingest_is_incremental(cli_index):

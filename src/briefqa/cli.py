@@ -116,6 +116,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.add_argument("--documents", action="store_true", help="list the documents")
     p.add_argument("--duplicates", action="store_true", help="list the story clusters of wire copies and updates")
+    p.add_argument("--verify", action="store_true", help="check every file against its checksum (opening checks "
+                                                           "large files by size only)")
     _add_setting_flags(p, {"ingest"})
 
     p = command("eval", help="evaluate on a QA dataset; or `eval compare A B` to compare two reports",
@@ -236,6 +238,8 @@ def cmd_info(args) -> int:
     from .store import open_store
 
     store = open_store(_settings(args).index)
+    if args.verify:
+        store.verify()
     if args.duplicates:
         return _print_duplicates(store, args.json)
     info = store.info(with_documents=args.documents)
@@ -245,7 +249,9 @@ def cmd_info(args) -> int:
     print(f"index:     {info.path} ({info.backend} backend, format {info.format_version}, updated {info.updated_at})\n"
           f"embedder:  {info.embedder} ({info.dimension} dimensions)\n"
           f"chunking:  {info.chunk_size} tokens, overlap {info.chunk_overlap}\n"
-          f"contents:  {info.documents} documents, {info.chunks} chunks, {len(info.sources)} sources")
+          f"contents:  {info.documents} documents, {info.chunks} chunks, {len(info.sources)} sources"
+          + (f"\nstorage:   {info.segments} segments" if info.backend == "local" else "")
+          + ("\nverified:  every file matches its checksum" if args.verify else ""))
     for d in info.documents_list:
         print(f"  {(d.published_at or '')[:10]:10}  {d.source[:24]:24}  {d.chunks:3} chunks  {d.title}")
     return 0

@@ -258,8 +258,10 @@ class IndexStore(Store):
             keep = seg.mask(allowed)
             if keep is not None:
                 scores = np.where(keep, scores, 0.0)
-            top = np.argsort(-scores, kind="stable")[:k]
-            hits += [(float(scores[i]), int(seg.ids[i])) for i in top if scores[i] > 0]
+            top = np.flatnonzero(scores > 0)
+            if len(top) > k:
+                top = top[np.argpartition(-scores[top], k)[:k]]
+            hits += [(float(scores[i]), int(seg.ids[i])) for i in top]
         hits.sort(key=lambda h: (-h[0], h[1]))
         return [Hit(c, s) for s, c in hits[:k]]
 
@@ -319,15 +321,15 @@ class IndexStore(Store):
                                      "--rebuild`.")
         damaged = (f"The index at {path} is damaged ({{}}); rebuild it with "
                    f"`briefqa ingest CORPUS --index {path} --rebuild`.")
-        live = sorted(c for d in manifest.documents.values() for c in d.chunk_ids)
+        live = sum(len(d.chunk_ids) for d in manifest.documents.values())
         args = (manifest.dimension, manifest.has_sentences, manifest.lexical_stemmer, damaged)
         entries = manifest.segments
         if not entries and manifest.files:  # written before segments: one generation of exactly the live chunks
-            entries = [SegmentEntry(generation=manifest.generation, files=manifest.files, chunks=len(live))]
+            entries = [SegmentEntry(generation=manifest.generation, files=manifest.files, chunks=live)]
         segments = [Segment.open(path, e, *args) for e in entries]
         alive = sum(len(s.ids) - len(s.dead) for s in segments)
-        if alive != len(live):
-            raise IndexDamagedError(damaged.format(f"{alive} chunks in the segments, {len(live)} expected"))
+        if alive != live:
+            raise IndexDamagedError(damaged.format(f"{alive} chunks in the segments, {live} expected"))
         return cls(path, manifest, segments)
 
     def verify(self) -> None:
@@ -356,15 +358,21 @@ class IndexStore(Store):
                 sv = np.asarray(sentences[j][1], dtype=np.float16)
             self._added[cid] = (record, vectors[j], sv)
         self.manifest.documents[doc_id] = DocEntry(**meta, chunk_ids=ids, origins=sorted(set(origins)))
-        self._compiled.clear()
+        self._changed()
 
     def remove_document(self, doc_id: str) -> None:
         entry = self.manifest.documents.pop(doc_id)
-        self._compiled.clear()
+        self._changed()
         for cid in entry.chunk_ids:
             if self._added.pop(cid, None) is None:
                 self._removed.add(cid)
             self._cache.pop(cid, None)
+
+    def _changed(self) -> None:
+        # Caches of the document list (compiled filters here; clusters, sources, the question catalog above)
+        # are keyed on state_key(), which the edit count keeps honest between commits.
+        self._compiled.clear()
+        self._edits = getattr(self, "_edits", 0) + 1
 
     def save(self) -> None:
         """Commit: write a segment of the added chunks (and merge segments when due), then atomically point

@@ -184,6 +184,13 @@ class Segment:
                    for t in set(terms) if (d := self.lexical.df(t))}
         return self.lexical.weighted_scores([t for t in terms if t in weights], weights)
 
+    def _positions(self, ids: np.ndarray) -> np.ndarray:
+        """The lines of those of the sorted ``ids`` this segment holds."""
+        pos = np.searchsorted(self.ids, ids)
+        inside = pos < len(self.ids)
+        pos, ids = pos[inside], ids[inside]
+        return pos[self.ids[pos] == ids]
+
     def mask(self, allowed: np.ndarray | None) -> np.ndarray | None:
         """Lines that may be returned (None: all): the ``allowed`` ids here, less the dead."""
         if allowed is None and not len(self.dead):
@@ -191,9 +198,9 @@ class Segment:
         keep = np.ones(len(self.ids), dtype=bool)
         if allowed is not None:
             keep[:] = False
-            keep[np.searchsorted(self.ids, np.intersect1d(self.ids, allowed, assume_unique=True))] = True
+            keep[self._positions(allowed)] = True
         if len(self.dead):
-            keep[np.searchsorted(self.ids, np.intersect1d(self.ids, self.dead))] = False
+            keep[self._positions(self.dead)] = False
         return keep
 
 

@@ -265,6 +265,9 @@ class Store(ABC):
         """Change what BM25 indexes (takes effect at commit)."""
         self.manifest.index_prefix, self.manifest.lexical_stemmer = index_prefix, stemmer
 
+    def verify(self) -> None:  # noqa: B027  (the engines behind other backends check their own data)
+        """Check everything stored against its checksums, however large; raise IndexDamagedError if not."""
+
     @abstractmethod
     def commit(self) -> None:
         """Make every change visible at once; on failure the index stays as it was."""
@@ -290,9 +293,14 @@ class Store(ABC):
                                          for o in copies]
         return Passage(text=c.text, metadata=meta, score=float(score))
 
+    def state_key(self) -> tuple:
+        """Changes whenever the documents do (a commit, an added or removed document, an edit): what caches of
+        the document list are keyed on."""
+        return (len(self.documents), self.manifest.updated_at, getattr(self, "_edits", 0))
+
     def clusters(self) -> dict[str, list[str]]:
         """Each story cluster's documents (two or more copies), earliest first."""
-        key = (len(self.documents), self.manifest.updated_at, getattr(self, "_edits", 0))
+        key = self.state_key()
         cached = getattr(self, "_clusters", None)
         if cached is None or cached[0] != key:
             groups: dict[str, list[str]] = {}
@@ -311,7 +319,11 @@ class Store(ABC):
         return [d for d in self.clusters().get(label, []) if d != doc_id] if label else []
 
     def sources(self) -> list[str]:
-        return sorted({d.source for d in self.documents.values() if d.source})
+        key = self.state_key()
+        cached = getattr(self, "_sources", None)
+        if cached is None or cached[0] != key:
+            self._sources = cached = (key, sorted({d.source for d in self.documents.values() if d.source}))
+        return cached[1]
 
     def info(self, with_documents: bool = False) -> IndexInfo:
         m = self.manifest
@@ -323,7 +335,8 @@ class Store(ABC):
         return IndexInfo(path=self.location, format_version=m.format_version, embedder=m.embedder,
                          dimension=m.dimension, chunk_size=m.chunk_size, chunk_overlap=m.chunk_overlap,
                          documents=len(self.documents), chunks=self.chunk_count, sources=self.sources(),
-                         created_at=m.created_at, updated_at=m.updated_at, documents_list=docs, backend=self.backend)
+                         created_at=m.created_at, updated_at=m.updated_at, documents_list=docs, backend=self.backend,
+                         segments=len(getattr(self, "segments", [None])))
 
     backend: str = "local"
 
