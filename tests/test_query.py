@@ -79,3 +79,16 @@ def test_explicit_filters_bound_every_part():
 
 def test_latest_is_noticed():
     assert analyze("What is the latest on the trial?", DOCS).latest
+
+
+def test_one_catalog_serves_every_question_and_finds_quoted_titles_and_days():
+    from briefqa.query import Catalog
+
+    catalog = Catalog(DOCS)
+    a = analyze("What did “A timeline of the OpenAI board fight” say, and TechCrunch on 19 November 2023?", DOCS,
+                catalog=catalog)
+    assert {p.label: p.doc_ids for p in a.parts} == {"TechCrunch 2023-11-19": ["b"],
+                                                     "title: A timeline of the OpenAI board fight": ["b"]}
+    b = analyze("Did The Verge report in October 2023 that the jury heard from him?", DOCS, catalog=catalog)
+    assert {p.label: p.doc_ids for p in b.parts} == {"The Verge 2023-10": ["c"]}
+    assert catalog.near_day(date(2023, 11, 19)) == ["b"]  # a day's tolerance: published on the 18th

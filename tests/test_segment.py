@@ -133,3 +133,28 @@ def test_large_files_are_checked_by_size_at_open_and_by_checksum_on_verify(tmp_p
     opened = IndexStore.open(tmp_path)
     with pytest.raises(IndexDamagedError, match=r"chunks-1\.jsonl does not match its checksum.*--rebuild"):
         opened.verify()
+
+
+def test_adding_a_document_that_is_there_replaces_it(tmp_path):
+    store = new_store(tmp_path)
+    add(store, "a", ["old ferry text"], 0)
+    store.save()
+    add(store, "a", ["new harbour text"], 5)
+    store.save()
+    reopened = IndexStore.open(tmp_path)
+    assert reopened.chunk_count == 1 and [c.text for c in reopened.iter_chunks()] == ["new harbour text"]
+    assert reopened.lexical_search("ferry", 5) == []
+
+
+def test_a_merge_takes_the_small_segments_and_leaves_a_large_one_alone(tmp_path, monkeypatch):
+    monkeypatch.setattr(index_mod, "MAX_SEGMENTS", 2)
+    store = new_store(tmp_path)
+    add(store, "big", [f"report number {i}" for i in range(40)], 0)
+    store.save()
+    big = store.segments[0].entry.generation
+    for i in range(3):
+        add(store, f"small{i}", [f"brief {i}"], 100 + i)
+        store.save()
+    reopened = IndexStore.open(tmp_path)
+    assert reopened.segments[0].entry.generation == big  # never rewritten
+    assert len(reopened.segments) == 2 and reopened.chunk_count == 43

@@ -159,8 +159,10 @@ def _remove_generation(path: Path, gen: int) -> None:
 
 #: A merge is due when a commit leaves more segments than this: the smallest are merged.
 MAX_SEGMENTS = 12
-#: How many of the smallest segments one merge takes.
+#: How many of the smallest segments one merge takes at most.
 MERGE_FACTOR = 4
+#: A segment joins a merge only if it is at most this many times the size of what the merge holds already.
+TIER_RATIO = 10
 #: A segment whose share of removed chunks reaches this is rewritten without them.
 MAX_DEAD_SHARE = 0.3
 #: Parsed chunk records kept in memory per reader (the chunks of recent questions).
@@ -344,9 +346,12 @@ class IndexStore(Store):
                      vectors: np.ndarray, origins: list[str],
                      sentences: list[tuple[list[tuple[int, int]], np.ndarray]] | None = None) -> None:
         """Add a document's chunks (``spans`` in the document, their ``vectors``) and, for a format-2 index,
-        each chunk's ``sentences``: their spans in the chunk's text and their vectors."""
+        each chunk's ``sentences``: their spans in the chunk's text and their vectors. A document already in
+        the index is replaced."""
         if self.has_sentence_vectors and (sentences is None or len(sentences) != len(spans)):
             raise ValueError("a format-2 index needs the sentences of every chunk")
+        if doc_id in self.manifest.documents:  # a replacement: the old chunks must not linger
+            self.remove_document(doc_id)
         ids = list(range(self.manifest.next_chunk_id, self.manifest.next_chunk_id + len(spans)))
         self.manifest.next_chunk_id += len(spans)
         vectors = np.asarray(vectors, dtype=np.float32).reshape(len(spans), -1) if len(spans) else vectors
@@ -495,14 +500,20 @@ class Written:
 def _merge_plan(entries: list[SegmentEntry]) -> list[int]:
     """Which segments to merge: those with too many removed chunks, and the smallest when there are too many.
 
-    Merging costs a rewrite of what it merges, so only small segments are merged often (each merge takes the
-    :data:`MERGE_FACTOR` smallest), and a large one only when a third of it is dead.
+    Merging costs a rewrite of what it merges, so a merge takes the smallest segments and stops before one
+    more than :data:`TIER_RATIO` times all it has taken so far (Lucene's tiered policy, simplified): small
+    commits merge with each other, a large segment is rewritten only when a third of it is dead.
     """
-    def live(e: SegmentEntry) -> int:
-        return e.chunks - len(e.deleted)
+    def live(i: int) -> int:
+        return entries[i].chunks - len(entries[i].deleted)
 
     chosen = {i for i, e in enumerate(entries) if e.chunks and len(e.deleted) / e.chunks >= MAX_DEAD_SHARE}
-    rest = [i for i in range(len(entries)) if i not in chosen]
     if len(entries) - max(0, len(chosen) - 1) > MAX_SEGMENTS:
-        chosen |= set(sorted(rest, key=lambda i: live(entries[i]))[:MERGE_FACTOR])
+        order = sorted((i for i in range(len(entries)) if i not in chosen), key=live)
+        taken = order[:2]
+        for i in order[2:MERGE_FACTOR]:
+            if live(i) > TIER_RATIO * max(1, sum(live(j) for j in taken)):
+                break
+            taken.append(i)
+        chosen |= set(taken)
     return sorted(chosen)

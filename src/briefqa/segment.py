@@ -266,7 +266,9 @@ def _check_file(fpath: Path, entry: FileEntry, damaged: str, full: bool) -> None
 def _read_faiss(fpath: Path, damaged: str):
     import faiss
 
-    for flags in (faiss.IO_FLAG_MMAP, 0):  # an empty index cannot be mapped
+    # IO_FLAG_MMAP_IFC maps a flat index's vectors instead of reading them (1 MB resident for 100,000 chunks,
+    # against 150 MB read); an empty index cannot be mapped.
+    for flags in (faiss.IO_FLAG_MMAP_IFC, faiss.IO_FLAG_MMAP, 0):
         try:
             return faiss.read_index(str(fpath), flags)
         except RuntimeError:
