@@ -31,7 +31,7 @@ import math
 import os
 import secrets
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -439,7 +439,7 @@ class IndexStore(Store):
             for i, c in enumerate(seg.records()):
                 if c.id in dead:
                     continue
-                records.append(c)
+                records.append(replace(c))  # writing sets .row: a failed merge must not touch the open segment
                 vectors.append(matrix[i])
                 sentences.append(np.asarray(seg.sentences[c.row:c.row + len(c.sentences)], dtype=np.float16)
                                  if self.has_sentence_vectors else None)
