@@ -58,7 +58,8 @@ def _lucene_idf(df: int, n: int) -> float:
 
 
 class Segment:
-    """A segment opened for reading. ``damaged`` formats the one sentence a damaged file raises."""
+    """A segment opened for reading (``damaged``, where methods take it, formats the one sentence a damaged
+    file raises)."""
 
     def __init__(self, path: Path, entry: SegmentEntry, ids: np.ndarray, vectors, lexical: LexicalIndex,
                  sentences: np.ndarray | None, table: np.ndarray | None = None, buffer=None,
@@ -171,7 +172,11 @@ class Segment:
             return []
         params = None
         if allowed is not None:
-            params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(allowed))
+            mine = self.ids[self._positions(allowed)]
+            if not len(mine):
+                return []  # a filter that admits nothing here: no scan at all
+            n = min(n, len(mine))
+            params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(mine))
         elif len(self.dead):
             params = faiss.SearchParameters(sel=faiss.IDSelectorNot(faiss.IDSelectorBatch(self.dead)))
         scores, ids = self.vectors.search(query, min(k, n), params=params)
