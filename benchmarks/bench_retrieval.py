@@ -92,10 +92,11 @@ def article_level(index: Path, queries: Path, limit: int | None) -> None:
     import briefqa
     from briefqa.dataset import read_dataset
     from briefqa.metrics import retrieval_scores, squash
+    from briefqa.store import Filters
 
     qa = briefqa.BriefQA.open(index)
     store = qa.store
-    articles = {d: " ".join(store.chunks[c].text for c in e.chunk_ids) for d, e in store.manifest.documents.items()}
+    articles = {d: " ".join(store.chunk(c).text for c in e.chunk_ids) for d, e in store.manifest.documents.items()}
     items = [i for i in read_dataset(queries).items if i.evidence][:limit]
     rows = {"passages (default)": [], "their articles": []}
     for item in items:
@@ -111,7 +112,7 @@ def article_level(index: Path, queries: Path, limit: int | None) -> None:
 
     # Inside the article: how often each scorer puts the passage holding a gold sentence first among the
     # passages of its article (what a reranker has to improve).
-    squashed = {cid: squash(c.text) for cid, c in store.chunks.items()}
+    squashed = {c.id: squash(c.text) for c in store.iter_chunks()}
     first = {"BM25": [], "MiniLM": []}
     for item in items:
         qvec = qa.embedder.encode_query(item.question)
@@ -119,11 +120,13 @@ def article_level(index: Path, queries: Path, limit: int | None) -> None:
             holders = {cid for cid, text in squashed.items() if fact in text}
             if not holders:
                 continue
-            own = np.asarray(store.manifest.documents[store.chunks[min(holders)].doc_id].chunk_ids)
+            doc = store.chunk(min(holders)).doc_id
+            own = np.asarray(store.manifest.documents[doc].chunk_ids)
             if len(own) < 2:
                 continue
-            lexical = dict(store.lexical.search(item.question, len(own), own))
-            dense = dict(store.search(qvec, len(own), own))
+            article = Filters(doc_ids=frozenset({doc}))
+            lexical = {h.chunk_id: h.score for h in store.lexical_search(item.question, len(own), article)}
+            dense = {h.chunk_id: h.score for h in store.dense_search(qvec, len(own), article)}
             for name, scores in (("BM25", lexical), ("MiniLM", dense)):
                 best = max(own.tolist(), key=lambda c, sc=scores: sc.get(c, float("-inf")))
                 first[name].append(best in holders)

@@ -152,9 +152,9 @@ def passage_rows(row: Row, sentence: dict) -> tuple[np.ndarray, np.ndarray]:
     return passage_features(wide, xw, logits(sentence, xw), found), labels
 
 
-def passage_cv(rows, models: list[dict], c: float) -> list[dict]:
-    """For each question, the passage model trained on the answerable questions of the other folds."""
-    data = [passage_rows(r, m) for r, m in zip(rows, models, strict=True)]
+def passage_cv(rows, data: list[tuple[np.ndarray, np.ndarray]], c: float) -> list[dict]:
+    """For each question, the passage model trained on the answerable questions of the other folds (``data``:
+    each question's :func:`passage_rows`)."""
     out: list[dict] = [{}] * len(rows)
     for test in folds_of(len(rows), seed=2):
         held = set(test.tolist())
@@ -165,11 +165,10 @@ def passage_cv(rows, models: list[dict], c: float) -> list[dict]:
     return out
 
 
-def rerank_cv(rows, models: list[dict], passages: list[dict]) -> dict:
+def rerank_cv(rows, data: list[tuple[np.ndarray, np.ndarray]], passages: list[dict]) -> dict:
     """Hits@4 and evidence in the top k, before and after reranking, for questions with evidence in view."""
     hits = {"before_h4": [], "after_h4": [], "before_h10": [], "after_h10": []}
-    for r, m, pm in zip(rows, models, passages, strict=True):
-        x, y = passage_rows(r, m)
+    for r, (x, y), pm in zip(rows, data, passages, strict=True):
         if not r.answerable or not y.any():
             continue
         order = np.argsort(-logits(pm, x), kind="stable")
@@ -179,11 +178,11 @@ def rerank_cv(rows, models: list[dict], passages: list[dict]) -> dict:
     return {k: round(float(np.mean(v)), 3) for k, v in hits.items() if v}
 
 
-def reranked_view(qa, row: Row, sentence: dict, passage: dict) -> Row:
-    """``row`` as the answerer sees it at run time: its top k passages after reranking by ``passage``."""
+def reranked_view(qa, row: Row, x: np.ndarray, passage: dict) -> Row:
+    """``row`` as the answerer sees it at run time: its top k passages after reranking by ``passage`` (``x``:
+    the passages' reranker features)."""
     from briefqa.extractive import sentence_features
 
-    x, _ = passage_rows(row, sentence)
     found = row.rerank[2]
     top = [found[i] for i in np.argsort(-logits(passage, x), kind="stable")[:qa.settings.k]]
     cands, xs = sentence_features(row.question, top, qa.store, qa.embedder)
@@ -241,10 +240,11 @@ def train_route(qa, rows, c: float) -> tuple[dict, dict | None, dict, dict]:
     from briefqa.scorer import question_features
 
     first_models = sentence_cv(rows, c)
-    passage_models = passage_cv(rows, first_models, c)
-    data = [passage_rows(r, m) for r, m in zip(rows, first_models, strict=True) if r.answerable]
-    passage = fit(np.vstack([d[0] for d in data]), np.concatenate([d[1] for d in data]), c)
-    view = [reranked_view(qa, r, m, pm) for r, m, pm in zip(rows, first_models, passage_models, strict=True)]
+    data = [passage_rows(r, m) for r, m in zip(rows, first_models, strict=True)]
+    passage_models = passage_cv(rows, data, c)
+    answerable = [d for r, d in zip(rows, data, strict=True) if r.answerable]
+    passage = fit(np.vstack([d[0] for d in answerable]), np.concatenate([d[1] for d in answerable]), c)
+    view = [reranked_view(qa, r, d[0], pm) for r, d, pm in zip(rows, data, passage_models, strict=True)]
     view = [v for v in view if len(v.y)]
     models = sentence_cv(view, c)
     cv_logits = [logits(m, r.x) for r, m in zip(view, models, strict=True)]
@@ -253,7 +253,7 @@ def train_route(qa, rows, c: float) -> tuple[dict, dict | None, dict, dict]:
     unanswerable = np.array([0 if r.answerable else 1 for r in view])
     report = {"questions": len(view), "unanswerable": int(unanswerable.sum()),
               "gold_sentence_first": round(float(np.mean(first)), 3) if first else None,
-              "rerank": rerank_cv(rows, first_models, passage_models)}
+              "rerank": rerank_cv(rows, data, passage_models)}
     if unanswerable.sum() >= 5:
         report["abstention"] = threshold_table(abstention_cv(q, unanswerable, c), unanswerable)
         report["abstain_threshold"] = choose_threshold(report["abstention"])

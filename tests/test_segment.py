@@ -158,3 +158,4 @@ def test_a_merge_takes_the_small_segments_and_leaves_a_large_one_alone(tmp_path,
     reopened = IndexStore.open(tmp_path)
     assert reopened.segments[0].entry.generation == big  # never rewritten
     assert len(reopened.segments) == 2 and reopened.chunk_count == 43
+

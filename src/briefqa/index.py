@@ -143,6 +143,11 @@ def _live_generation(path: Path) -> int:
     return max((g for f in path.iterdir() if (g := _generation_of(f)) is not None), default=0)
 
 
+def _damaged(path: Path) -> str:
+    """The sentence a damaged index raises, with ``{}`` for what is wrong."""
+    return f"The index at {path} is damaged ({{}}); rebuild it with `briefqa ingest CORPUS --index {path} --rebuild`."
+
+
 def _remove_generation(path: Path, gen: int) -> None:
     """Best effort: remove the files of a generation whose save failed (the manifest never named them)."""
     for name in file_names(gen):
@@ -183,7 +188,7 @@ class IndexStore(Store):
         self.segments = segments or []
         self._added: dict[int, tuple[ChunkRecord, np.ndarray, np.ndarray | None]] = {}  # since the last commit
         self._removed: set[int] = set()  # committed chunks removed since the last commit
-        self._cache: dict[int, ChunkRecord] = {}
+        self._cache: dict[int, tuple[Segment, ChunkRecord]] = {}
         self._compiled: dict[Filters, np.ndarray] = {}  # filters -> allowed chunk ids, until the next change
 
     # -- the Store interface ---------------------------------------------------------------------------------
@@ -202,14 +207,17 @@ class IndexStore(Store):
         added = self._added.get(chunk_id)
         if added is not None:
             return added[0]
-        record = self._cache.get(chunk_id)
-        if record is None:
+        return self._committed(chunk_id)[1]
+
+    def _committed(self, chunk_id: int) -> tuple[Segment, ChunkRecord]:
+        """A committed chunk's segment and record (parsed records are cached)."""
+        hit = self._cache.get(chunk_id)
+        if hit is None:
             seg, i = self._locate(chunk_id)
-            record = seg.record(i)
             if len(self._cache) >= RECORD_CACHE:
                 self._cache.clear()
-            self._cache[chunk_id] = record
-        return record
+            self._cache[chunk_id] = hit = (seg, seg.record(i))
+        return hit
 
     def iter_chunks(self):
         return (self.chunk(c) for c in sorted(c for d in self.manifest.documents.values() for c in d.chunk_ids))
@@ -221,13 +229,18 @@ class IndexStore(Store):
             rows.append(added[1] if added is not None else self._locate(int(c))[0].vectors.reconstruct(int(c)))
         return np.vstack(rows)
 
+    def _term_stats(self, tokens) -> tuple[int, dict[str, int]]:
+        """The whole index's chunk count and each token's document frequency, summed over the segments."""
+        n = sum(seg.lexical.size for seg in self.segments)
+        return n, {t: sum(seg.lexical.df(t) for seg in self.segments) for t in set(tokens)}
+
     def idf(self, term: str) -> float:
         """log(1 + N / (1 + df)) over the whole index: high for rare terms, highest for unseen ones."""
         if not self.segments:
-            return math.log(1.0)
+            return 0.0
         token = self.segments[0].lexical.normal(term)
-        n = sum(seg.lexical.size for seg in self.segments)
-        return math.log(1 + n / (1 + sum(seg.lexical.df(token) for seg in self.segments)))
+        n, df = self._term_stats([token])
+        return math.log(1 + n / (1 + df[token]))
 
     def allowed_ids(self, filters: Filters | None) -> np.ndarray | None:
         """The chunk ids that pass ``filters`` (None for no filter): the local form of a filter."""
@@ -252,8 +265,7 @@ class IndexStore(Store):
         terms = self.segments[0].lexical.tokens(text)
         if not terms:
             return []
-        n = sum(seg.lexical.size for seg in self.segments)
-        df = {t: sum(seg.lexical.df(t) for seg in self.segments) for t in set(terms)}
+        n, df = self._term_stats(terms)
         hits: list[tuple[float, int]] = []
         for seg in self.segments:
             scores = seg.lexical_scores(terms, df, n)
@@ -277,8 +289,8 @@ class IndexStore(Store):
         added = self._added.get(chunk_id)
         if added is not None:
             return added[2].astype(np.float32)
-        seg, _ = self._locate(chunk_id)
-        return seg.sentence_rows(self.chunk(chunk_id))
+        seg, record = self._committed(chunk_id)
+        return seg.sentence_rows(record)
 
     # -- opening ------------------------------------------------------------------------------------------
     @classmethod
@@ -321,8 +333,7 @@ class IndexStore(Store):
             raise IndexMismatchError(f"The index at {path} was built with embedder {manifest.embedder}, not "
                                      f"{embedder}; rebuild it with `briefqa ingest CORPUS --index {path} "
                                      "--rebuild`.")
-        damaged = (f"The index at {path} is damaged ({{}}); rebuild it with "
-                   f"`briefqa ingest CORPUS --index {path} --rebuild`.")
+        damaged = _damaged(path)
         live = sum(len(d.chunk_ids) for d in manifest.documents.values())
         args = (manifest.dimension, manifest.has_sentences, manifest.lexical_stemmer, damaged)
         entries = manifest.segments
@@ -336,10 +347,8 @@ class IndexStore(Store):
 
     def verify(self) -> None:
         """Check every file against its checksum, however large (opening checks the large ones by size)."""
-        damaged = (f"The index at {self.path} is damaged ({{}}); rebuild it with "
-                   f"`briefqa ingest CORPUS --index {self.path} --rebuild`.")
         for seg in self.segments:
-            seg.verify(damaged)
+            seg.verify(_damaged(self.path))
 
     # -- changing -----------------------------------------------------------------------------------------
     def add_document(self, doc_id: str, meta: dict[str, Any], spans: list[tuple[int, int, str]],
@@ -433,7 +442,7 @@ class IndexStore(Store):
         records, vectors, sentences = [], [], []
         for p in parts:
             seg = p.segment or Segment.open(self.path, p.entry, self.manifest.dimension, self.has_sentence_vectors,
-                                            self.manifest.lexical_stemmer, "{}")
+                                            self.manifest.lexical_stemmer, _damaged(self.path))
             dead = set(p.entry.deleted)
             matrix = seg.all_vectors()
             for i, c in enumerate(seg.records()):
@@ -451,14 +460,11 @@ class IndexStore(Store):
 
     def _reopen(self, manifest: Manifest, plan: list[Written]) -> None:
         """Read the committed state back: new segments mapped from disk, the others with their tombstones."""
-        damaged = (f"The index at {self.path} is damaged ({{}}) after a commit; rebuild it with "
-                   f"`briefqa ingest CORPUS --index {self.path} --rebuild`.")
-        args = (manifest.dimension, manifest.has_sentences, manifest.lexical_stemmer, damaged)
+        args = (manifest.dimension, manifest.has_sentences, manifest.lexical_stemmer, _damaged(self.path))
         segments = []
         for p in plan:
             if p.segment is not None:
-                p.segment.entry = p.entry
-                p.segment.dead = np.asarray(sorted(p.entry.deleted), dtype=np.int64)
+                p.segment.set_entry(p.entry)  # its tombstones may have grown
                 segments.append(p.segment)
             else:
                 segments.append(Segment.open(self.path, p.entry, *args))

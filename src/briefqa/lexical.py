@@ -1,15 +1,14 @@
 """The lexical side of retrieval: a bm25s index over the same chunks as FAISS.
 
 Dense MiniLM vectors capture paraphrase but blur rare names ("Avdaliani", "Mammadov") and numbers, which are
-exactly what news questions hinge on; BM25 catches those. The index is rebuilt from the chunks whenever the
-index is saved (IDF depends on the whole corpus, and bm25s indexes thousands of chunks a second), and saved by
-bm25s itself as JSON and ``.npy`` arrays without pickle, in the same generation scheme as the vectors.
+exactly what news questions hinge on; BM25 catches those. Each segment of a local index (:mod:`briefqa.segment`)
+has its own bm25s index over its chunks, saved by bm25s itself as JSON and ``.npy`` arrays without pickle; a
+search scores every segment with the whole index's IDF (:meth:`LexicalIndex.weighted_scores`).
 """
 
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
@@ -49,7 +48,6 @@ class LexicalIndex:
         self.retriever = retriever
         self.ids = np.asarray(ids, dtype=np.int64)
         self.stemmer = stemmer
-        self._position = {int(c): i for i, c in enumerate(self.ids)}
 
     @classmethod
     def build(cls, texts: Sequence[str], ids: Sequence[int], stemmer: str = "") -> LexicalIndex:
@@ -110,35 +108,3 @@ class LexicalIndex:
             a, b = int(indptr[i]), int(indptr[i + 1])
             out[indices[a:b]] += weights[t] * data[a:b]  # a token's postings name each chunk once
         return out
-
-    def idf(self, term: str) -> float:
-        """log(1 + N / (1 + df)): high for rare terms, highest for terms the index has never seen."""
-        term = self.normal(term)
-        n = self.size
-        df = 0
-        if self.retriever is not None:
-            i = self.retriever.vocab_dict.get(term)
-            indptr = self.retriever.scores["indptr"]
-            if i is not None and i + 1 < len(indptr):
-                df = int(indptr[i + 1] - indptr[i])
-        return math.log(1 + n / (1 + df))
-
-    def search(self, query: str, k: int, allowed: np.ndarray | None = None) -> list[tuple[int, float]]:
-        """(chunk id, BM25 score) of the best ``k`` chunks with a positive score, best first."""
-        if self.retriever is None or k <= 0:
-            return []
-        # Query terms unknown to the vocabulary would make bm25s raise; they cannot match anything anyway.
-        vocab = self.retriever.vocab_dict
-        terms = [t for t in self.tokens(query) if t in vocab]
-        if not terms:
-            return []
-        mask = None
-        if allowed is not None:
-            mask = np.zeros(len(self.ids), dtype=np.float32)
-            positions = [self._position[int(c)] for c in allowed if int(c) in self._position]
-            if not positions:
-                return []
-            mask[positions] = 1.0
-        k = min(k, len(self.ids))
-        docs, scores = self.retriever.retrieve([terms], k=k, show_progress=False, n_threads=1, weight_mask=mask)
-        return [(int(self.ids[d]), float(s)) for d, s in zip(docs[0], scores[0], strict=True) if s > 0]

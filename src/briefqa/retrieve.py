@@ -97,7 +97,6 @@ class Retriever:
         self.store = store
         self.embedder = embedder
         self.reranker = reranker
-        self._catalogued: tuple | None = None
 
     def retrieve(self, question: str, settings: Settings, filters: Filters | None = None,
                  k: int | None = None) -> list[Passage]:
@@ -132,7 +131,8 @@ class Retriever:
         analysis = None
         if settings.news_aware:
             admitted = set(self.store.matching_documents(filters)) if filters else None
-            analysis = analyze(question, self.store.documents, admitted, self._catalog())
+            catalog = self.store.derived("catalog", lambda: Catalog(self.store.documents))
+            analysis = analyze(question, self.store.documents, admitted, catalog)
             if analysis.date_from or analysis.date_to:
                 ranged = base.narrowed(date_from=analysis.date_from, date_to=analysis.date_to)
                 if self.store.matching_documents(ranged):
@@ -223,13 +223,6 @@ class Retriever:
         for cid, score in zip(top, scores, strict=True):
             ranks.setdefault(cid, {})["rerank_score"] = round(float(score), 3)
         return [top[i] for i in np.argsort(-scores, kind="stable")] + order[n:]
-
-    def _catalog(self) -> Catalog:
-        """The documents as question analysis looks them up, rebuilt only when they change."""
-        key = self.store.state_key()
-        if self._catalogued is None or self._catalogued[0] != key:
-            self._catalogued = (key, Catalog(self.store.documents))
-        return self._catalogued[1]
 
     def _distinct(self, order: list[int]) -> list[int]:
         """Drop each chunk that overlaps a better-ranked chunk of the same document.

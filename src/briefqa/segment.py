@@ -64,11 +64,16 @@ class Segment:
     def __init__(self, path: Path, entry: SegmentEntry, ids: np.ndarray, vectors, lexical: LexicalIndex,
                  sentences: np.ndarray | None, table: np.ndarray | None = None, buffer=None,
                  records: dict[int, ChunkRecord] | None = None) -> None:
-        self.path, self.entry = path, entry
+        self.path = path
         self.ids = ids  # sorted chunk ids, one per line of the chunks file (dead ones included)
         self.vectors, self.lexical, self.sentences = vectors, lexical, sentences
         self._table, self._buffer, self._records = table, buffer, records
-        self.dead = np.asarray(sorted(entry.deleted), dtype=np.int64)
+        self.set_entry(entry)
+
+    def set_entry(self, entry: SegmentEntry) -> None:
+        """Take the manifest's current entry for this segment (a commit may have added tombstones)."""
+        self.entry = entry
+        self.dead = np.asarray(sorted(entry.deleted), dtype=np.int64)  # sorted: masks search it
 
     # -- opening ----------------------------------------------------------------------------------------
     @classmethod

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import contextlib
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from functools import cached_property
@@ -298,20 +298,28 @@ class Store(ABC):
         the document list are keyed on."""
         return (len(self.documents), self.manifest.updated_at, getattr(self, "_edits", 0))
 
+    def derived(self, name: str, build: Callable[[], Any]) -> Any:
+        """``build()``, computed once per state of the documents (see :meth:`state_key`) and kept under
+        ``name``: the views of the document list that every question would otherwise rebuild."""
+        cache = self.__dict__.setdefault("_derived", {})
+        key = self.state_key()
+        if name not in cache or cache[name][0] != key:
+            cache[name] = (key, build())
+        return cache[name][1]
+
     def clusters(self) -> dict[str, list[str]]:
         """Each story cluster's documents (two or more copies), earliest first."""
-        key = self.state_key()
-        cached = getattr(self, "_clusters", None)
-        if cached is None or cached[0] != key:
-            groups: dict[str, list[str]] = {}
-            for doc_id, entry in self.documents.items():
-                if entry.cluster:
-                    groups.setdefault(entry.cluster, []).append(doc_id)
-            docs = self.documents
-            for members in groups.values():
-                members.sort(key=lambda d: (docs[d].published_at or "9999", d))
-            self._clusters = cached = (key, {k: v for k, v in groups.items() if len(v) > 1})
-        return cached[1]
+        return self.derived("clusters", self._build_clusters)
+
+    def _build_clusters(self) -> dict[str, list[str]]:
+        groups: dict[str, list[str]] = {}
+        for doc_id, entry in self.documents.items():
+            if entry.cluster:
+                groups.setdefault(entry.cluster, []).append(doc_id)
+        docs = self.documents
+        for members in groups.values():
+            members.sort(key=lambda d: (docs[d].published_at or "9999", d))
+        return {k: v for k, v in groups.items() if len(v) > 1}
 
     def copies_of(self, doc_id: str) -> list[str]:
         """The other documents of a document's story cluster, earliest first."""
@@ -319,11 +327,7 @@ class Store(ABC):
         return [d for d in self.clusters().get(label, []) if d != doc_id] if label else []
 
     def sources(self) -> list[str]:
-        key = self.state_key()
-        cached = getattr(self, "_sources", None)
-        if cached is None or cached[0] != key:
-            self._sources = cached = (key, sorted({d.source for d in self.documents.values() if d.source}))
-        return cached[1]
+        return self.derived("sources", lambda: sorted({d.source for d in self.documents.values() if d.source}))
 
     def info(self, with_documents: bool = False) -> IndexInfo:
         m = self.manifest
