@@ -159,3 +159,16 @@ def test_a_merge_takes_the_small_segments_and_leaves_a_large_one_alone(tmp_path,
     assert reopened.segments[0].entry.generation == big  # never rewritten
     assert len(reopened.segments) == 2 and reopened.chunk_count == 43
 
+
+def test_changing_what_bm25_indexes_rewrites_every_segment(tmp_path):
+    store = new_store(tmp_path)
+    add(store, "a", ["alternative fuels"], 0)
+    store.save()
+    add(store, "b", ["harbour alternative"], 5)
+    store.save()
+    assert store.lexical_search("alternatives", 5) == []  # unstemmed: the plural is another word
+    store.set_lexical("none", "english")
+    store.save()
+    reopened = IndexStore.open(tmp_path)
+    assert len(reopened.segments) == 1
+    assert {reopened.chunk(h.chunk_id).doc_id for h in reopened.lexical_search("alternatives", 5)} == {"a", "b"}

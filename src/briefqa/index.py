@@ -188,6 +188,7 @@ class IndexStore(Store):
         self.segments = segments or []
         self._added: dict[int, tuple[ChunkRecord, np.ndarray, np.ndarray | None]] = {}  # since the last commit
         self._removed: set[int] = set()  # committed chunks removed since the last commit
+        self._relexed = False  # what BM25 indexes changed since the last commit: every segment is rewritten
         self._cache: dict[int, tuple[Segment, ChunkRecord]] = {}
         self._compiled: dict[Filters, np.ndarray] = {}  # filters -> allowed chunk ids, until the next change
 
@@ -382,6 +383,12 @@ class IndexStore(Store):
                 self._removed.add(cid)
             self._cache.pop(cid, None)
 
+    def set_lexical(self, index_prefix: str, stemmer: str) -> None:
+        """Change what BM25 indexes; the next commit rewrites every segment's postings with it."""
+        m = self.manifest
+        self._relexed |= (index_prefix, stemmer) != (m.index_prefix, m.lexical_stemmer)
+        super().set_lexical(index_prefix, stemmer)
+
     def _changed(self) -> None:
         # Caches of the document list (compiled filters here; clusters, sources, the question catalog above)
         # are keyed on state_key(), which the edit count keeps honest between commits.
@@ -415,7 +422,7 @@ class IndexStore(Store):
             plan.append(Written(self._write(gen, records, [self._added[c.id][1] for c in records],
                                             [self._added[c.id][2] for c in records]), None))
             gen += 1
-        merge = _merge_plan([p.entry for p in plan])
+        merge = list(range(len(plan))) if self._relexed else _merge_plan([p.entry for p in plan])
         if merge:
             merged = self._merge([plan[i] for i in merge], gen)
             plan = [p for i, p in enumerate(plan) if i not in merge] + ([Written(merged, None)] if merged else [])
@@ -469,7 +476,7 @@ class IndexStore(Store):
             else:
                 segments.append(Segment.open(self.path, p.entry, *args))
         self.manifest, self.segments = manifest, segments
-        self._added, self._removed, self._cache = {}, set(), {}
+        self._added, self._removed, self._cache, self._relexed = {}, set(), {}, False
 
     def _drop_stale(self, live: set[int]) -> None:
         """Drop what the manifest no longer names: merged segments and leftovers of crashed saves."""
