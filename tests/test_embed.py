@@ -96,3 +96,12 @@ def test_the_torch_free_tokenizer_gives_the_ids_offsets_and_counts_of_transforme
     plain = {"add_special_tokens": False, "truncation": False, "return_attention_mask": False,
              "return_token_type_ids": False}
     assert [list(i) for i in ref(texts, **plain)["input_ids"]] == ours(texts, **plain)["input_ids"]
+
+
+def test_the_weights_hash_read_from_the_wheel_record_is_the_weights_own_sha256():
+    import hashlib
+
+    from briefqa.embed import _weights_hash, model_dir
+
+    weights = sorted(model_dir().glob("*.safetensors"))
+    assert _weights_hash() == hashlib.sha256(b"".join(f.read_bytes() for f in weights)).hexdigest()[:16]

@@ -46,10 +46,11 @@ def test_the_public_api_is_a_curated_list_and_importing_it_loads_no_model_librar
     assert out.stdout.strip() == "[]", out.stdout + out.stderr
 
 
-def test_answering_from_an_onnx_index_imports_neither_torch_transformers_nor_langchain(seed_index):
+def test_answering_from_an_onnx_index_imports_neither_torch_transformers_langchain_nor_scipy(seed_index):
+    # scipy comes with bm25s: half a second of a one-shot `briefqa ask` that reading the index never needs.
     code = ("import sys, briefqa; qa = briefqa.BriefQA.open(sys.argv[1]); "
             "a = qa.ask('When did Israel open its embassy in Baku?'); "
-            "heavy = ('torch', 'transformers', 'sentence_transformers', 'langchain_core'); "
+            "heavy = ('torch', 'transformers', 'sentence_transformers', 'langchain_core', 'bm25s', 'scipy'); "
             "print(a.short_answer, sorted(m for m in heavy if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code, str(seed_index)], capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-3000:]

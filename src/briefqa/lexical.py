@@ -4,12 +4,21 @@ Dense MiniLM vectors capture paraphrase but blur rare names ("Avdaliani", "Mamma
 exactly what news questions hinge on; BM25 catches those. Each segment of a local index (:mod:`briefqa.segment`)
 has its own bm25s index over its chunks, saved by bm25s itself as JSON and ``.npy`` arrays without pickle; a
 search scores every segment with the whole index's IDF (:meth:`LexicalIndex.weighted_scores`).
+
+bm25s builds and saves the indexes. Reading one back needs none of bm25s, only its arrays and vocabulary, and
+analysing a question needs only its token pattern and stop words: importing bm25s imports scipy, half a second
+of a one-shot ``briefqa ask``, so questions are analysed here the way :func:`bm25s.tokenize` analyses them
+(``tests/test_lexical.py`` holds the two to the same tokens) and a saved index is read with numpy.
 """
 
 from __future__ import annotations
 
+import importlib.util
+import json
 import logging
+import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
@@ -17,6 +26,8 @@ import numpy as np
 
 #: Stopword list given to bm25s for both documents and queries.
 STOPWORDS = "en"
+#: bm25s' default token pattern (``bm25s.tokenize(token_pattern=...)``).
+TOKEN_PATTERN = re.compile(r"(?u)\b\w\w+\b")
 
 
 def _bm25s():
@@ -37,6 +48,53 @@ def _stemmer(language: str):
     return Stemmer.Stemmer(language).stemWords
 
 
+@lru_cache(maxsize=1)
+def _stopwords() -> frozenset[str]:
+    """bm25s' English stop words, read from its ``stopwords`` module without running the package's
+    ``__init__`` (which imports scipy)."""
+    spec = importlib.util.find_spec("bm25s")
+    path = Path(next(iter(spec.submodule_search_locations))) / "stopwords.py"
+    module_spec = importlib.util.spec_from_file_location("briefqa._bm25s_stopwords", path)
+    module = importlib.util.module_from_spec(module_spec)
+    module_spec.loader.exec_module(module)
+    return frozenset(module.STOPWORDS_EN)
+
+
+def analyse(text: str, stemmer: str = "") -> list[str]:
+    """The terms bm25s indexes for ``text``: lower-cased words of two or more characters, English stop words
+    removed, then stemmed, as :func:`bm25s.tokenize` gives them."""
+    stop = _stopwords()
+    words = [w for w in TOKEN_PATTERN.findall(text.lower()) if w not in stop]
+    stem = _stemmer(stemmer)
+    return list(stem(words)) if stem and words else words
+
+
+@dataclass
+class Postings:
+    """A saved bm25s index as numpy reads it: a CSC matrix (a column of per-chunk scores per term)."""
+
+    data: np.ndarray
+    indices: np.ndarray
+    indptr: np.ndarray
+    vocab: dict[str, int]
+    num_docs: int
+
+    @classmethod
+    def of(cls, retriever) -> Postings:
+        s = retriever.scores
+        return cls(s["data"], s["indices"], s["indptr"], retriever.vocab_dict, int(s["num_docs"]))
+
+    @classmethod
+    def read(cls, directory: Path, mmap: bool = False) -> Postings:
+        # The files and fields bm25s.BM25.save writes (and BM25.load reads).
+        def array(name: str) -> np.ndarray:
+            return np.load(directory / f"{name}.csc.index.npy", mmap_mode="r" if mmap else None, allow_pickle=False)
+
+        params = json.loads((directory / "params.index.json").read_text(encoding="utf-8"))
+        vocab = json.loads((directory / "vocab.index.json").read_text(encoding="utf-8"))
+        return cls(array("data"), array("indices"), array("indptr"), vocab, int(params["num_docs"]))
+
+
 class LexicalIndex:
     """BM25 over chunk texts; position ``i`` of the bm25s index is chunk ``ids[i]``.
 
@@ -44,8 +102,9 @@ class LexicalIndex:
     "alternatives" in a question finds "alternative" in a passage.
     """
 
-    def __init__(self, retriever, ids: np.ndarray, stemmer: str = "") -> None:
-        self.retriever = retriever
+    def __init__(self, postings: Postings | None, ids: np.ndarray, stemmer: str = "", retriever=None) -> None:
+        self.postings = postings
+        self._retriever = retriever  # the bm25s object of an index built here, which saves it
         self.ids = np.asarray(ids, dtype=np.int64)
         self.stemmer = stemmer
 
@@ -57,30 +116,27 @@ class LexicalIndex:
             tokens = bm25s.tokenize(list(texts), stopwords=STOPWORDS, stemmer=_stemmer(stemmer),
                                     show_progress=False)
             retriever.index(tokens, show_progress=False)
-        return cls(retriever if texts else None, np.asarray(ids, dtype=np.int64), stemmer)
+            return cls(Postings.of(retriever), np.asarray(ids, dtype=np.int64), stemmer, retriever)
+        return cls(None, np.asarray(ids, dtype=np.int64), stemmer)
 
     def save(self, directory: Path) -> None:
         directory.mkdir(parents=True, exist_ok=True)
-        if self.retriever is not None:
-            self.retriever.save(str(directory), allow_pickle=False, show_progress=False)
+        if self._retriever is not None:
+            self._retriever.save(str(directory), allow_pickle=False, show_progress=False)
 
     @classmethod
     def load(cls, directory: Path, ids: Sequence[int], stemmer: str = "", mmap: bool = False) -> LexicalIndex:
-        bm25s = _bm25s()
-        if not ids:
+        if not len(ids):
             return cls(None, np.asarray([], dtype=np.int64), stemmer)
-        retriever = bm25s.BM25.load(str(directory), mmap=mmap, allow_pickle=False, show_progress=False)
-        return cls(retriever, np.asarray(ids, dtype=np.int64), stemmer)
+        return cls(Postings.read(directory, mmap), np.asarray(ids, dtype=np.int64), stemmer)
 
     @property
     def size(self) -> int:
-        return 0 if self.retriever is None else int(self.retriever.scores["num_docs"])
+        return 0 if self.postings is None else self.postings.num_docs
 
     def tokens(self, text: str) -> list[str]:
         """The terms bm25s indexes for ``text`` (lower-cased words, English stopwords removed)."""
-        out = _bm25s().tokenize([text], stopwords=STOPWORDS, stemmer=_stemmer(self.stemmer), show_progress=False,
-                                return_ids=False)
-        return list(out[0]) if out else []
+        return analyse(text, self.stemmer)
 
     def normal(self, term: str) -> str:
         """A word as the index holds it: lower-cased and stemmed like the chunks."""
@@ -89,22 +145,22 @@ class LexicalIndex:
 
     def df(self, token: str) -> int:
         """How many chunks hold ``token`` (a term as :meth:`tokens` gives it)."""
-        if self.retriever is None:
+        if self.postings is None:
             return 0
-        i = self.retriever.vocab_dict.get(token)
-        indptr = self.retriever.scores["indptr"]
+        i = self.postings.vocab.get(token)
+        indptr = self.postings.indptr
         return int(indptr[i + 1] - indptr[i]) if i is not None and i + 1 < len(indptr) else 0
 
     def weighted_scores(self, tokens: Sequence[str], weights: dict[str, float]) -> np.ndarray:
         """Each chunk's BM25 for ``tokens``, each token's share multiplied by ``weights[token]``: how a segment
         scores with the IDF of the whole index (bm25s stores each posting's score with its own IDF in it)."""
         out = np.zeros(self.size, dtype=np.float32)
-        if self.retriever is None:
+        if self.postings is None:
             return out
-        scores, vocab = self.retriever.scores, self.retriever.vocab_dict
-        data, indices, indptr = scores["data"], scores["indices"], scores["indptr"]
+        p = self.postings
+        data, indices, indptr = p.data, p.indices, p.indptr
         for t in tokens:
-            i = vocab[t]
+            i = p.vocab[t]
             a, b = int(indptr[i]), int(indptr[i + 1])
             out[indices[a:b]] += weights[t] * data[a:b]  # a token's postings name each chunk once
         return out
