@@ -172,3 +172,49 @@ def test_changing_what_bm25_indexes_rewrites_every_segment(tmp_path):
     reopened = IndexStore.open(tmp_path)
     assert len(reopened.segments) == 1
     assert {reopened.chunk(h.chunk_id).doc_id for h in reopened.lexical_search("alternatives", 5)} == {"a", "b"}
+
+
+def test_a_large_segment_is_an_ivf_index_that_finds_what_the_exact_scan_finds(tmp_path, monkeypatch):
+    import faiss
+
+    monkeypatch.setattr(segment_mod, "IVF_MIN", 300)
+    store = new_store(tmp_path)
+    # 400 chunks around 8 directions, as topics cluster real vectors.
+    centres = np.vstack([unit(1000 + c) for c in range(8)])
+    rng = np.random.default_rng(7)
+    for d in range(40):
+        vecs = centres[d % 8] + 0.2 * rng.standard_normal((10, DIM)).astype(np.float32)
+        vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
+        texts = [f"doc{d} chunk{i}" for i in range(10)]
+        store.add_document(f"d{d}", {"title": f"d{d}", "source": "Wire"}, [(0, len(t), t) for t in texts], vecs,
+                           [f"d{d}"], [([(0, len(t))], v[None, :]) for t, v in zip(texts, vecs, strict=True)])
+    store.save()
+    reopened = IndexStore.open(tmp_path)
+    (segment,) = reopened.segments
+    inner = faiss.downcast_index(segment.vectors.index)
+    assert isinstance(inner, faiss.IndexIVFFlat) and inner.nlist == segment_mod.ivf_lists(400) == 80
+    everything = segment.all_vectors()
+    for probe in (0, 137, 399):
+        (top,) = reopened.dense_search(everything[probe], 1)
+        assert top.chunk_id == segment.ids[probe] and top.score == pytest.approx(1.0, abs=1e-5)
+        assert np.allclose(reopened.chunk_vectors([top.chunk_id])[0], everything[probe])
+    # A filter admitting three chunks of other topics still finds all three: a filtered search probes every group.
+    admitted = segment.ids[[5, 250, 391]]
+    found = segment.dense(centres[:1], 10, np.sort(admitted))
+    assert sorted(i for i, _ in found) == sorted(admitted.tolist())
+
+
+def test_fetching_chunks_ahead_reads_them_from_the_mapped_files_without_changing_what_is_read(tmp_path):
+    store = new_store(tmp_path)
+    for i, (doc, texts) in enumerate(FIRST.items()):
+        add(store, doc, texts, 10 * i)
+    store.save()
+    reopened = IndexStore.open(tmp_path)
+    (segment,) = reopened.segments
+    assert segment.sentences._mmap is not None and segment._buffer._mmap is not None  # both memory-mapped
+    add(reopened, "c", SECOND["c"], 100)  # an uncommitted chunk and an unknown id are skipped
+    ids = [int(i) for i in segment.ids]
+    reopened.fetch([*ids, max(ids) + 1, 10**9])
+    for i, c in enumerate(ids):
+        assert np.allclose(reopened.sentence_vectors(c), unit(10 * (i // 3) + i % 3)[None, :], atol=1e-3)
+    assert [reopened.chunk(c).text for c in ids] == FIRST["a"] + FIRST["b"]

@@ -204,6 +204,18 @@ class IndexStore(Store):
                 return seg, i
         raise KeyError(chunk_id)
 
+    def fetch(self, chunk_ids) -> None:
+        """Start reading these committed chunks' records and sentence vectors from disk, all at once."""
+        by_segment: dict[int, tuple[Segment, list[int]]] = {}
+        for c in chunk_ids:
+            if int(c) in self._added or int(c) in self._cache:
+                continue
+            with contextlib.suppress(KeyError):
+                seg, i = self._locate(int(c))
+                by_segment.setdefault(id(seg), (seg, []))[1].append(i)
+        for seg, positions in by_segment.values():
+            seg.prefetch(positions)
+
     def chunk(self, chunk_id: int) -> ChunkRecord:
         added = self._added.get(chunk_id)
         if added is not None:

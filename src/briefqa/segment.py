@@ -6,11 +6,20 @@ memory. Now each commit writes only a new *segment* holding the chunks it added,
 the removed chunks' ids in their segment (a tombstone), the way Lucene does; :mod:`briefqa.index` merges
 segments when that pays. A segment's files never change once the manifest names them, so readers map them:
 
-    vectors-<gen>.faiss      FAISS IndexIDMap2(IndexFlatIP), ids = chunk ids, memory-mapped
+    vectors-<gen>.faiss      FAISS IndexIDMap2 over an exact IndexFlatIP (memory-mapped), or over an
+                             IndexIVFFlat for a segment of IVF_MIN chunks or more; ids = chunk ids
     chunks-<gen>.jsonl       one chunk a line, in chunk-id order, read a line at a time
     table-<gen>.npy          per line: chunk id, byte offset, first sentence row, sentence count
     sentences-<gen>.npy      a float16 vector per sentence, memory-mapped
     lexical-<gen>/           bm25s over the segment's chunks, memory-mapped
+
+A dense search scans each segment. An exact scan of a 100,000-chunk segment takes about 20 ms on 2 cores, so a
+million chunks in ten segments took 245 ms (p95); a large segment is therefore an inverted file (IVF: the
+vectors grouped around 4·√n k-means centroids, a search scanning the ``ivf_probes(n)`` groups nearest the
+question), which keeps recall@10 against the exact scan at the level in ``docs/scaling.md``
+(``benchmarks/bench_ivf.py``, real MiniLM vectors). A filtered search on an IVF segment probes every group,
+so a narrow filter still finds its few chunks: exact among the admitted, and cheap, since FAISS computes
+distances only for them.
 
 BM25 scores across segments use index-wide statistics (each segment's postings are re-weighted by the global
 IDF of each query term), so a term rare in the whole index is not scored as common because a small segment
@@ -37,6 +46,32 @@ from .store import ChunkRecord, FileEntry, SegmentEntry
 #: Files up to this size are checked against their SHA-256 at every open; larger ones by size (reading
 #: gigabytes to open an index would make opening as slow as rebuilding it). :meth:`Segment.verify` checks all.
 VERIFY_LIMIT = 64 << 20
+#: A segment of at least this many chunks is searched through an IVF index, a smaller one exactly: below it an
+#: exact scan takes under 10 ms, and small segments (every test index, a day's commit) stay exact.
+IVF_MIN = 50_000
+
+
+def ivf_lists(n: int) -> int:
+    """k-means groups of an IVF segment of ``n`` chunks (FAISS's guideline: 4·√n to 16·√n)."""
+    return max(1, int(4 * math.sqrt(n)))
+
+
+def ivf_probes(lists: int) -> int:
+    """Groups a search visits: a sixteenth of them (recall@10 ≥ 0.95 on real vectors, docs/scaling.md)."""
+    return max(8, lists // 16)
+
+
+def dense_index(vectors: np.ndarray):
+    """The FAISS index of a segment's chunk vectors (without their ids): exact, or IVF from ``IVF_MIN``."""
+    import faiss
+
+    d = vectors.shape[1]
+    if len(vectors) < IVF_MIN:
+        return faiss.IndexFlatIP(d)
+    ivf = faiss.IndexIVFFlat(faiss.IndexFlatIP(d), d, ivf_lists(len(vectors)), faiss.METRIC_INNER_PRODUCT)
+    ivf.cp.seed = 1234  # the k-means seed: the same vectors give the same file
+    ivf.train(np.ascontiguousarray(vectors, dtype=np.float32))
+    return ivf
 
 
 def sha256_of(path: Path) -> str:
@@ -154,6 +189,19 @@ class Segment:
         end = int(self._table[position + 1, 1]) if position + 1 < len(self._table) else len(self._buffer)
         return ChunkRecord(**json.loads(bytes(self._buffer[start:end])))
 
+    def prefetch(self, positions: Sequence[int]) -> None:
+        """Have the kernel read these lines' records and sentence vectors now, together (``MADV_WILLNEED``):
+        the reranker reads 20 chunks scattered over gigabytes, otherwise one page fault after another."""
+        if self._table is None:
+            return
+        width = self.sentences.shape[1] * self.sentences.itemsize if self.sentences is not None else 0
+        for i in positions:
+            start = int(self._table[i, 1])
+            end = int(self._table[i + 1, 1]) if i + 1 < len(self._table) else len(self._buffer)
+            _will_need(self._buffer, start, end - start)
+            if width:
+                _will_need(self.sentences, int(self._table[i, 2]) * width, int(self._table[i, 3]) * width)
+
     def records(self) -> Iterator[ChunkRecord]:
         for i in range(len(self.ids)):
             yield self.record(i)
@@ -165,8 +213,8 @@ class Segment:
         """Every chunk vector, in line order (for merging segments)."""
         import faiss
 
-        flat = faiss.downcast_index(self.vectors.index)
-        return flat.reconstruct_n(0, self.vectors.ntotal) if self.vectors.ntotal else np.zeros((0, self.vectors.d))
+        inner = faiss.downcast_index(self.vectors.index)
+        return inner.reconstruct_n(0, self.vectors.ntotal) if self.vectors.ntotal else np.zeros((0, self.vectors.d))
 
     def dense(self, query: np.ndarray, k: int, allowed: np.ndarray | None) -> list[tuple[int, float]]:
         """(chunk id, cosine) of the ``k`` nearest live chunks, only among ``allowed`` ids when given."""
@@ -175,15 +223,22 @@ class Segment:
         n = self.vectors.ntotal - len(self.dead)
         if n <= 0 or k <= 0:
             return []
-        params = None
+        select = None
         if allowed is not None:
             mine = self.ids[self._positions(allowed)]
             if not len(mine):
                 return []  # a filter that admits nothing here: no scan at all
             n = min(n, len(mine))
-            params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(mine))
+            select = faiss.IDSelectorBatch(mine)
         elif len(self.dead):
-            params = faiss.SearchParameters(sel=faiss.IDSelectorNot(faiss.IDSelectorBatch(self.dead)))
+            select = faiss.IDSelectorNot(faiss.IDSelectorBatch(self.dead))
+        inner = faiss.downcast_index(self.vectors.index)
+        if isinstance(inner, faiss.IndexIVF):
+            probes = inner.nlist if allowed is not None else ivf_probes(inner.nlist)
+            params = faiss.SearchParametersIVF(sel=select, nprobe=probes) if select else \
+                faiss.SearchParametersIVF(nprobe=probes)
+        else:
+            params = faiss.SearchParameters(sel=select) if select else None
         scores, ids = self.vectors.search(query, min(k, n), params=params)
         return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
 
@@ -223,7 +278,7 @@ def write_segment(path: Path, gen: int, records: list[ChunkRecord], vectors: np.
     record's ``row`` to its first sentence row in this segment."""
     import faiss
 
-    index = faiss.IndexIDMap2(faiss.IndexFlatIP(vectors.shape[1]))
+    index = faiss.IndexIDMap2(dense_index(vectors))
     if len(records):
         index.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32),
                            np.asarray([c.id for c in records], dtype=np.int64))
@@ -260,6 +315,20 @@ def write_segment(path: Path, gen: int, records: list[ChunkRecord], vectors: np.
     return SegmentEntry(generation=gen, files=files, chunks=len(records))
 
 
+def _will_need(array, start: int, length: int) -> None:
+    """``madvise(MADV_WILLNEED)`` for bytes ``start:start+length`` of a memory-mapped array; nothing for an
+    array in memory or where the platform has no madvise."""
+    import mmap
+
+    mapped = getattr(array, "_mmap", None)
+    if mapped is None or length <= 0 or not hasattr(mmap, "MADV_WILLNEED"):
+        return
+    # numpy maps from the allocation boundary below the array's offset in the file (the .npy header).
+    at = array.offset % mmap.ALLOCATIONGRANULARITY + start
+    page = at - at % mmap.PAGESIZE
+    mapped.madvise(mmap.MADV_WILLNEED, page, min(at + length, len(mapped)) - page)
+
+
 def _npy(array: np.ndarray) -> bytes:
     buffer = io.BytesIO()
     np.save(buffer, array, allow_pickle=False)
@@ -280,9 +349,13 @@ def _read_faiss(fpath: Path, damaged: str):
     # against 150 MB read); an empty index cannot be mapped.
     for flags in (faiss.IO_FLAG_MMAP_IFC, faiss.IO_FLAG_MMAP, 0):
         try:
-            return faiss.read_index(str(fpath), flags)
+            index = faiss.read_index(str(fpath), flags)
         except RuntimeError:
             continue
+        inner = faiss.downcast_index(index.index) if isinstance(index, faiss.IndexIDMap2) else None
+        if isinstance(inner, faiss.IndexIVF):
+            inner.make_direct_map()  # the reranker reads chunk vectors by id (8 bytes a chunk)
+        return index
     raise IndexDamagedError(damaged.format("the FAISS file cannot be read"))
 
 
