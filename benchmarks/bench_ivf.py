@@ -58,7 +58,7 @@ def main() -> None:
     import briefqa
     from briefqa.embed import embedder_for_index
     from briefqa.index import IndexStore
-    from briefqa.segment import dense_index, ivf_lists, ivf_probes
+    from briefqa.segment import ivf_index, ivf_lists, ivf_probes
 
     index = args.work / "index"
     if not IndexStore.exists(index):
@@ -69,7 +69,7 @@ def main() -> None:
     exact = faiss.IndexFlatIP(base.shape[1])
     exact.add(base)
     t = time.perf_counter()
-    ivf = dense_index(base)
+    ivf = ivf_index(base)
     ivf.add(base)
     build = time.perf_counter() - t
     lists, k = ivf_lists(len(base)), 10

@@ -191,8 +191,9 @@ def test_a_large_segment_is_an_ivf_index_that_finds_what_the_exact_scan_finds(tm
     store.save()
     reopened = IndexStore.open(tmp_path)
     (segment,) = reopened.segments
-    inner = faiss.downcast_index(segment.vectors.index)
+    inner = faiss.downcast_index(segment.ivf.index)
     assert isinstance(inner, faiss.IndexIVFFlat) and inner.nlist == segment_mod.ivf_lists(400) == 80
+    assert sorted(p.name for p in tmp_path.glob("*.faiss")) == ["ivf-1.faiss", "vectors-1.faiss"]
     everything = segment.all_vectors()
     for probe in (0, 137, 399):
         (top,) = reopened.dense_search(everything[probe], 1)

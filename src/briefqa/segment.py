@@ -6,20 +6,22 @@ memory. Now each commit writes only a new *segment* holding the chunks it added,
 the removed chunks' ids in their segment (a tombstone), the way Lucene does; :mod:`briefqa.index` merges
 segments when that pays. A segment's files never change once the manifest names them, so readers map them:
 
-    vectors-<gen>.faiss      FAISS IndexIDMap2 over an exact IndexFlatIP (memory-mapped), or over an
-                             IndexIVFFlat for a segment of IVF_MIN chunks or more; ids = chunk ids
+    vectors-<gen>.faiss      FAISS IndexIDMap2(IndexFlatIP), ids = chunk ids, memory-mapped
+    ivf-<gen>.faiss          for a segment of IVF_MIN chunks or more: the same vectors as IndexIVFFlat, the
+                             index its dense searches use (memory-mapped)
     chunks-<gen>.jsonl       one chunk a line, in chunk-id order, read a line at a time
     table-<gen>.npy          per line: chunk id, byte offset, first sentence row, sentence count
     sentences-<gen>.npy      a float16 vector per sentence, memory-mapped
     lexical-<gen>/           bm25s over the segment's chunks, memory-mapped
 
 A dense search scans each segment. An exact scan of a 100,000-chunk segment takes about 20 ms on 2 cores, so a
-million chunks in ten segments took 245 ms (p95); a large segment is therefore an inverted file (IVF: the
+million chunks in ten segments took 245 ms (p95); a large segment therefore also has an inverted file (IVF: the
 vectors grouped around 4·√n k-means centroids, a search scanning the ``ivf_probes(n)`` groups nearest the
 question), which keeps recall@10 against the exact scan at the level in ``docs/scaling.md``
 (``benchmarks/bench_ivf.py``, real MiniLM vectors). A filtered search on an IVF segment probes every group,
 so a narrow filter still finds its few chunks: exact among the admitted, and cheap, since FAISS computes
-distances only for them.
+distances only for them. The flat index stays the segment's record of its vectors: the reranker reads a
+chunk's vector by id from it (an IVF index would need a map of every id, built by reading every list at open).
 
 BM25 scores across segments use index-wide statistics (each segment's postings are re-weighted by the global
 IDF of each query term), so a term rare in the whole index is not scored as common because a small segment
@@ -61,13 +63,11 @@ def ivf_probes(lists: int) -> int:
     return max(8, lists // 16)
 
 
-def dense_index(vectors: np.ndarray):
-    """The FAISS index of a segment's chunk vectors (without their ids): exact, or IVF from ``IVF_MIN``."""
+def ivf_index(vectors: np.ndarray):
+    """An IVF index trained on ``vectors`` (not yet holding them)."""
     import faiss
 
     d = vectors.shape[1]
-    if len(vectors) < IVF_MIN:
-        return faiss.IndexFlatIP(d)
     ivf = faiss.IndexIVFFlat(faiss.IndexFlatIP(d), d, ivf_lists(len(vectors)), faiss.METRIC_INNER_PRODUCT)
     ivf.cp.seed = 1234  # the k-means seed: the same vectors give the same file
     ivf.train(np.ascontiguousarray(vectors, dtype=np.float32))
@@ -84,8 +84,8 @@ def sha256_of(path: Path) -> str:
 
 def file_names(gen: int) -> tuple[str, ...]:
     """Every file and directory a segment of generation ``gen`` may have."""
-    return (f"vectors-{gen}.faiss", f"chunks-{gen}.jsonl", f"table-{gen}.npy", f"sentences-{gen}.npy",
-            f"lexical-{gen}")
+    return (f"vectors-{gen}.faiss", f"ivf-{gen}.faiss", f"chunks-{gen}.jsonl", f"table-{gen}.npy",
+            f"sentences-{gen}.npy", f"lexical-{gen}")
 
 
 def _lucene_idf(df: int, n: int) -> float:
@@ -102,6 +102,7 @@ class Segment:
         self.path = path
         self.ids = ids  # sorted chunk ids, one per line of the chunks file (dead ones included)
         self.vectors, self.lexical, self.sentences = vectors, lexical, sentences
+        self.ivf = None  # the IVF index dense searches use, for a segment of IVF_MIN chunks or more
         self._table, self._buffer, self._records = table, buffer, records
         self.set_entry(entry)
 
@@ -125,13 +126,16 @@ class Segment:
         for f in entry.files.values():
             _check_file(path / f.name, f, damaged, full=f.size <= VERIFY_LIMIT)
         vectors = _read_faiss(path / entry.files["vectors"].name, damaged)
+        ivf = _read_faiss(path / entry.files["ivf"].name, damaged) if "ivf" in entry.files else None
         opener = cls._open_legacy if legacy else cls._open_tabled
         seg = opener(path, entry, vectors, stemmer, damaged)
         if has_sentences:
             seg.sentences = _read_sentences(path / entry.files["sentences"].name, seg.sentence_total(), dimension,
                                             damaged)
+        seg.ivf = ivf
         n = len(seg.ids)
-        if vectors.ntotal != n or seg.lexical.size != n or entry.chunks != n or vectors.d != dimension:
+        if (vectors.ntotal != n or seg.lexical.size != n or entry.chunks != n or vectors.d != dimension
+                or (ivf is not None and ivf.ntotal != n)):
             raise IndexDamagedError(damaged.format(
                 f"{vectors.ntotal} vectors, {seg.lexical.size} lexical entries, {n} chunks, {entry.chunks} expected"))
         return seg
@@ -213,8 +217,8 @@ class Segment:
         """Every chunk vector, in line order (for merging segments)."""
         import faiss
 
-        inner = faiss.downcast_index(self.vectors.index)
-        return inner.reconstruct_n(0, self.vectors.ntotal) if self.vectors.ntotal else np.zeros((0, self.vectors.d))
+        flat = faiss.downcast_index(self.vectors.index)
+        return flat.reconstruct_n(0, self.vectors.ntotal) if self.vectors.ntotal else np.zeros((0, self.vectors.d))
 
     def dense(self, query: np.ndarray, k: int, allowed: np.ndarray | None) -> list[tuple[int, float]]:
         """(chunk id, cosine) of the ``k`` nearest live chunks, only among ``allowed`` ids when given."""
@@ -232,14 +236,14 @@ class Segment:
             select = faiss.IDSelectorBatch(mine)
         elif len(self.dead):
             select = faiss.IDSelectorNot(faiss.IDSelectorBatch(self.dead))
-        inner = faiss.downcast_index(self.vectors.index)
-        if isinstance(inner, faiss.IndexIVF):
-            probes = inner.nlist if allowed is not None else ivf_probes(inner.nlist)
+        if self.ivf is not None:
+            lists = faiss.downcast_index(self.ivf.index).nlist
+            probes = lists if allowed is not None else ivf_probes(lists)
             params = faiss.SearchParametersIVF(sel=select, nprobe=probes) if select else \
                 faiss.SearchParametersIVF(nprobe=probes)
         else:
             params = faiss.SearchParameters(sel=select) if select else None
-        scores, ids = self.vectors.search(query, min(k, n), params=params)
+        scores, ids = (self.ivf or self.vectors).search(query, min(k, n), params=params)
         return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
 
     def lexical_scores(self, terms: Sequence[str], df: dict[str, int], n: int) -> np.ndarray:
@@ -278,10 +282,10 @@ def write_segment(path: Path, gen: int, records: list[ChunkRecord], vectors: np.
     record's ``row`` to its first sentence row in this segment."""
     import faiss
 
-    index = faiss.IndexIDMap2(dense_index(vectors))
+    ids = np.asarray([c.id for c in records], dtype=np.int64)
+    index = faiss.IndexIDMap2(faiss.IndexFlatIP(vectors.shape[1]))
     if len(records):
-        index.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32),
-                           np.asarray([c.id for c in records], dtype=np.int64))
+        index.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32), ids)
     table = np.zeros((len(records), 4), dtype=np.int64)
     lines, offset, row = [], 0, 0
     for i, c in enumerate(records):
@@ -295,6 +299,10 @@ def write_segment(path: Path, gen: int, records: list[ChunkRecord], vectors: np.
     blobs = {"vectors": (f"vectors-{gen}.faiss", faiss.serialize_index(index).tobytes()),
              "chunks": (f"chunks-{gen}.jsonl", b"".join(lines)),
              "table": (f"table-{gen}.npy", _npy(table))}
+    if len(records) >= IVF_MIN:
+        ivf = faiss.IndexIDMap2(ivf_index(vectors))
+        ivf.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32), ids)
+        blobs["ivf"] = (f"ivf-{gen}.faiss", faiss.serialize_index(ivf).tobytes())
     if sentences is not None:
         matrix = np.concatenate(sentences).astype(np.float16) if sentences else \
             np.zeros((0, vectors.shape[1]), dtype=np.float16)
@@ -352,9 +360,6 @@ def _read_faiss(fpath: Path, damaged: str):
             index = faiss.read_index(str(fpath), flags)
         except RuntimeError:
             continue
-        inner = faiss.downcast_index(index.index) if isinstance(index, faiss.IndexIDMap2) else None
-        if isinstance(inner, faiss.IndexIVF):
-            inner.make_direct_map()  # the reranker reads chunk vectors by id (8 bytes a chunk)
         return index
     raise IndexDamagedError(damaged.format("the FAISS file cannot be read"))
 
