@@ -60,9 +60,11 @@ def content_words(text: str) -> list[str]:
     return [w for w in re.findall(r"[a-z0-9]+", text.lower()) if w not in _STOPWORDS and len(w) > 1]
 
 
-def terms(text: str) -> list[str]:
-    """Content words, stemmed: what question and sentence are compared on."""
-    return _stemmer()(content_words(text.replace("’", "'")))
+@lru_cache(maxsize=8192)
+def terms(text: str) -> tuple[str, ...]:
+    """Content words, stemmed: what question and sentence are compared on. Cached: the reranker and then the
+    answerer score the same sentences of the same passages for one question."""
+    return tuple(_stemmer()(content_words(text.replace("’", "'"))))
 
 
 @dataclass
@@ -112,20 +114,24 @@ def features(question: str, qvec: np.ndarray, cands: Sequence[Candidate], vector
     cos = vectors @ qvec
     pcos = passage_vectors @ qvec if len(passage_vectors) else np.zeros(len(passages))
     lex = np.array([sum(w for t, w in zip(q, weight, strict=True) if t in s) / total for s in sets])
+    # What depends only on a sentence's passage, once per passage rather than once per sentence.
+    context_share = [sum(w for t, w in zip(q, weight, strict=True) if t in ctx) / total for ctx in context]
+    context_rarest = [rarest_missing(ctx) for ctx in context]
+    best_cos, best_lex = cos.max(), lex.max()
     rows = []
     for c, st, s, cs, lx in zip(cands, sent_terms, sets, cos, lex, strict=True):
         held = float(exp.wants_span and holds(exp.kind, c.text, question))
         focus_held = float(bool(focus) and focus <= s)
         words = len(c.text.split())
         rows.append([
-            cs, cs - cos.max(), pcos[c.passage], lx, lx - lex.max(),
+            cs, cs - best_cos, pcos[c.passage], lx, lx - best_lex,
             sum(local[t] for t in qset if t in s) / local_total,
-            sum(w for t, w in zip(q, weight, strict=True) if t in context[c.passage]) / total,
+            context_share[c.passage],
             len(bigrams & set(itertools.pairwise(st))) / max(1, len(bigrams)),
             held, float(exp.wants_span) - held, focus_held, float(bool(focus)) - focus_held,
             1 / (c.passage + 1), float(c.position == 0), math.log(words + 1), float(words < 6),
             float(c.text.rstrip("”’\"' )").endswith("?")), lx * held,
-            rarest_missing(s), rarest_missing(context[c.passage]),
+            rarest_missing(s), context_rarest[c.passage],
         ])
     return np.asarray(rows, dtype=np.float64)
 
