@@ -154,13 +154,15 @@ class LexicalIndex:
     def weighted_scores(self, tokens: Sequence[str], weights: dict[str, float]) -> np.ndarray:
         """Each chunk's BM25 for ``tokens``, each token's share multiplied by ``weights[token]``: how a segment
         scores with the IDF of the whole index (bm25s stores each posting's score with its own IDF in it)."""
-        out = np.zeros(self.size, dtype=np.float32)
-        if self.postings is None:
-            return out
+        if self.postings is None or not tokens:
+            return np.zeros(self.size, dtype=np.float32)
         p = self.postings
-        data, indices, indptr = p.data, p.indices, p.indptr
+        rows, scores = [], []
         for t in tokens:
             i = p.vocab[t]
-            a, b = int(indptr[i]), int(indptr[i + 1])
-            out[indices[a:b]] += weights[t] * data[a:b]  # a token's postings name each chunk once
-        return out
+            a, b = int(p.indptr[i]), int(p.indptr[i + 1])
+            rows.append(p.indices[a:b])
+            scores.append(p.data[a:b] * np.float32(weights[t]))
+        # One pass over all the postings (bincount sums in float64), instead of a gather and scatter per token.
+        summed = np.bincount(np.concatenate(rows), weights=np.concatenate(scores), minlength=self.size)
+        return summed.astype(np.float32)
