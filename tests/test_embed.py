@@ -58,6 +58,17 @@ def test_onnx_runtimes_match_the_torch_vectors(onnx_cache, runtime, min_cosine):
     assert emb.id == embedder_id(runtime) and runtime_of(emb.id) == runtime
 
 
+def test_a_question_asked_again_gets_the_same_vector_without_being_encoded_again(monkeypatch):
+    emb = get_embedder("onnx-int8")
+    first = emb.encode_query(SENTENCES[0])
+    assert np.allclose(first, emb.encode([SENTENCES[0]])[0], atol=1e-6)
+    monkeypatch.setattr(emb, "encode", lambda texts, **kw: pytest.fail("encoded again"))
+    assert emb.encode_query(SENTENCES[0]) is first
+    assert not first.flags.writeable  # shared by its callers, so none may change it
+    monkeypatch.undo()
+    assert emb.encode_query(SENTENCES[1]) @ first < 0.99  # another question, another vector
+
+
 def test_batches_run_side_by_side_give_the_vectors_of_one_batch_after_another(monkeypatch):
     # The ingest layout (a single-threaded session per core, each on its own batch) only changes who runs
     # each batch: the batches, and so the int8 activations' scales, and so the vectors, stay the same.

@@ -87,6 +87,7 @@ class Embedder:
         config = json.loads((model_dir() / "sentence_bert_config.json").read_text(encoding="utf-8"))
         self.max_tokens = int(config["max_seq_length"])
         self.dimension = int(json.loads((model_dir() / "config.json").read_text(encoding="utf-8"))["hidden_size"])
+        self._last_query: tuple[str, np.ndarray] | None = None
 
     @cached_property
     def model(self):
@@ -210,7 +211,15 @@ class Embedder:
         return np.ascontiguousarray(np.vstack(out), dtype=np.float32)
 
     def encode_query(self, text: str) -> np.ndarray:
-        return self.encode([text])[0]
+        """The question's vector (read-only). The last one is kept: retrieval and then the sentence scorer ask
+        for the same question's vector, 6 ms each on two cores."""
+        last = self._last_query  # one read: another thread may replace it meanwhile
+        if last is not None and last[0] == text:
+            return last[1]
+        vec = self.encode([text])[0]
+        vec.flags.writeable = False
+        self._last_query = (text, vec)
+        return vec
 
     def _hidden(self, texts: list[str], session=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Token states, attention mask and character offsets of a batch, from the model itself (on the ONNX

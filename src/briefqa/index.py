@@ -210,6 +210,7 @@ class IndexStore(Store):
         self._removed: set[int] = set()  # committed chunks removed since the last commit
         self._relexed = False  # what BM25 indexes changed since the last commit: every segment is rewritten
         self._cache: dict[int, tuple[Segment, ChunkRecord]] = {}
+        self._last_bm25: tuple | None = None  # (question and segments, their BM25 scores): see _bm25
         self._compiled: dict[Filters, np.ndarray] = {}  # filters -> allowed chunk ids, until the next change
 
     # -- the Store interface ---------------------------------------------------------------------------------
@@ -295,13 +296,11 @@ class IndexStore(Store):
         allowed = self.allowed_ids(filters)
         if not self.segments or k <= 0 or (allowed is not None and len(allowed) == 0):
             return []
-        terms = self.segments[0].lexical.tokens(text)
-        if not terms:
+        scored = self._bm25(text)
+        if scored is None:
             return []
-        n, df = self._term_stats(terms)
 
-        def best(seg: Segment) -> list[tuple[float, int]]:
-            scores = seg.lexical_scores(terms, df, n)
+        def best(seg: Segment, scores: np.ndarray) -> list[tuple[float, int]]:
             keep = seg.mask(allowed)
             if keep is not None:
                 scores = np.where(keep, scores, 0.0)
@@ -310,9 +309,25 @@ class IndexStore(Store):
                 top = top[np.argpartition(-scores[top], k)[:k]]
             return [(float(scores[i]), int(seg.ids[i])) for i in top]
 
-        hits = [h for found in _each(best, self.segments) for h in found]
+        hits = [h for seg, scores in zip(self.segments, scored, strict=True) for h in best(seg, scores)]
         hits.sort(key=lambda h: (-h[0], h[1]))
         return [Hit(c, s) for s, c in hits[:k]]
+
+    def _bm25(self, text: str) -> list[np.ndarray] | None:
+        """Every segment's BM25 scores for ``text`` (None when it has no indexed term). The last question's are
+        kept: news-aware retrieval searches the same question again within each named report's documents,
+        which only masks the same scores."""
+        key = (text, tuple(seg.entry.generation for seg in self.segments))  # a commit writes new generations
+        last = self._last_bm25
+        if last is not None and last[0] == key:
+            return last[1]
+        terms = self.segments[0].lexical.tokens(text)
+        if not terms:
+            return None
+        n, df = self._term_stats(terms)
+        scored = _each(lambda seg: seg.lexical_scores(terms, df, n), self.segments)
+        self._last_bm25 = (key, scored)
+        return scored
 
     def commit(self) -> None:
         self.save()
