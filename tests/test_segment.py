@@ -12,6 +12,7 @@ import briefqa.index as index_mod
 import briefqa.segment as segment_mod
 from briefqa import IndexDamagedError
 from briefqa.index import MANIFEST, IndexStore
+from briefqa.store import Filters
 
 DATA = Path(__file__).parent / "data"
 DIM = 4
@@ -54,6 +55,24 @@ def test_an_append_writes_a_new_segment_and_leaves_the_old_files_untouched(tmp_p
     assert {reopened.chunk(h.chunk_id).doc_id for h in reopened.lexical_search("ferry", 10)} == {"a", "c", "d"}
     nearest = reopened.dense_search(unit(110), 1)[0]  # the first chunk of "d", in the second segment
     assert reopened.chunk(nearest.chunk_id).text == "harbour ferry resumes" and nearest.score == pytest.approx(1.0)
+
+
+def test_a_question_searched_again_sees_what_commits_added_and_removed_meanwhile(tmp_path):
+    # A question's BM25 scores are kept for its searches within each named report; a commit must not be
+    # answered from them.
+    store = new_store(tmp_path)
+    add(store, "a", FIRST["a"], 0)
+    store.save()
+    doc_of = lambda: {store.chunk(h.chunk_id).doc_id for h in store.lexical_search("ferry", 10)}  # noqa: E731
+    assert doc_of() == {"a"}
+    add(store, "c", SECOND["c"], 100)
+    store.save()
+    assert doc_of() == {"a", "c"}
+    store.remove_document("a")
+    store.save()
+    assert doc_of() == {"c"}
+    within_c = store.lexical_search("ferry", 10, Filters(doc_ids=frozenset({"c"})))
+    assert [h.score for h in within_c] == [h.score for h in store.lexical_search("ferry", 10)]
 
 
 def test_bm25_across_segments_scores_as_one_index_would(tmp_path):
