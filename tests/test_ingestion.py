@@ -188,3 +188,56 @@ def test_a_save_stopped_after_any_file_it_writes_leaves_the_previous_index_answe
         live = {s["generation"] for s in json.loads((ix / "manifest.json").read_text())["segments"]}
         assert {int(n.split(".")[0].rsplit("-", 1)[1]) for n in names if n[0] != "." and n != "manifest.json"} \
             == live, names
+
+
+def _titles(ix) -> list[str]:
+    return sorted(d.title for d in IndexStore.open(ix).manifest.documents.values())
+
+
+def _embed_failing_on_batch(monkeypatch, n: int) -> None:
+    import briefqa.ingestion as ingestion
+
+    real, calls = ingestion._embed, []
+
+    def embed(planned, *args):
+        calls.append(len(planned))
+        if len(calls) == n:
+            raise Crash("the embedder died")
+        return real(planned, *args)
+
+    monkeypatch.setattr(ingestion, "_embed", embed)
+
+
+def test_a_long_ingest_commits_every_batch_and_ends_as_one_commit_would(corpus, tmp_path):
+    whole = briefqa.ingest(corpus, index=tmp_path / "whole")
+    batched = briefqa.ingest(corpus, index=tmp_path / "batched", commit_every=1)
+    assert (batched.added, batched.chunks, batched.chunks_embedded) == (3, whole.chunks, whole.chunks_embedded)
+    assert len(IndexStore.open(tmp_path / "batched").segments) >= 2  # one segment per batch, until merged
+    texts = lambda ix: sorted(c.text for c in IndexStore.open(ix).iter_chunks())  # noqa: E731
+    assert texts(tmp_path / "batched") == texts(tmp_path / "whole")
+
+
+def test_an_interrupted_ingest_keeps_its_committed_batches_and_the_next_run_embeds_only_the_rest(
+        corpus, tmp_path, monkeypatch):
+    ix = tmp_path / "ix"
+    _embed_failing_on_batch(monkeypatch, 3)
+    with pytest.raises(Crash):
+        briefqa.ingest(corpus, index=ix, commit_every=1)
+    assert len(_titles(ix)) == 2  # the first two batches were committed
+    monkeypatch.undo()
+    report = briefqa.ingest(corpus, index=ix, commit_every=1)
+    assert (report.unchanged, report.added, report.documents) == (2, 1, 3)
+
+
+def test_a_rebuild_commits_once_whatever_commit_every_says(corpus, tmp_path, monkeypatch):
+    # Readers of a rebuilt index must never see it half-filled: its one commit replaces the old index whole
+    # (what a crash before that commit leaves is the crash-safety test's case "rebuild" above).
+    import briefqa.index as index_module
+
+    ix = tmp_path / "ix"
+    briefqa.ingest(corpus, index=ix)
+    written: list[str] = []
+    monkeypatch.setattr(index_module, "_file_written", lambda path: written.append(path.name))
+    report = briefqa.ingest(corpus, index=ix, rebuild=True, chunk_size=64, commit_every=1)
+    assert report.added == 3 and written.count("manifest.json") == 1
+    assert IndexStore.open(ix).manifest.chunk_size == 64

@@ -128,7 +128,8 @@ def embed_on_ray(texts: Sequence[str], spans: Sequence | None, runtime: str, bat
                 progress.update(len(idx))
     except ray.exceptions.RayError as exc:
         raise StoreUnavailableError(f"An embedding worker on the Ray cluster failed ({type(exc).__name__}); "
-                                    "nothing was written to the index; run the ingest again.") from None
+                                    "the index keeps what it held and what earlier batches committed; run the "
+                                    "ingest again (committed documents are not embedded again).") from None
     return vectors, (sentences if spans is not None else None)
 
 

@@ -95,17 +95,8 @@ def ingest(paths: Iterable[str | Path] | str | Path, index: str | Path | None = 
             planned = _plan(incoming, embedder, settings)
             if rebuild or not store_exists(location):
                 embedder = _choose_runtime(store, embedder, planned, settings, report)
-            vectors, sentences = _embed(planned, embedder, store.has_sentence_vectors, settings, progress, ray)
-            offset = 0
-            for doc_id, doc, spans, _prefix in planned:
-                n = len(spans)
-                meta = doc.metadata() | ({"minhash": signature(doc.text)} if settings.detect_copies else {})
-                store.add_document(doc_id, meta, [(s.start, s.end, s.text) for s in spans],
-                                   vectors[offset:offset + n], sorted(origins.get(doc_id, {doc.origin})),
-                                   sentences[offset:offset + n] if sentences is not None else None)
-                offset += n
-                report.added += 1
-            report.chunks_embedded = offset
+            every = 0 if rebuild else settings.commit_every
+            _add_planned(store, planned, origins, embedder, settings, report, progress, ray, every)
         signed: list[str] = []
         if settings.detect_copies and store.documents:
             signed = _sign_unsigned(store, texts)
@@ -234,8 +225,33 @@ def _plan(incoming: dict[str, Document], embedder, settings: Settings) -> list:
     return planned
 
 
-def _embed(planned: list, embedder, with_sentences: bool, settings: Settings, progress: bool | None, ray):
-    """The chunks' vectors and, for a format-2 index, each chunk's (sentence spans, sentence vectors)."""
+def _add_planned(store: Store, planned: list, origins: dict[str, set[str]], embedder, settings: Settings,
+                 report: IngestReport, progress: bool | None, ray, every: int) -> None:
+    """Embed and add the planned documents, committing after every ``every`` of them (0: the caller commits
+    once at the end); the last batch is left for the caller's commit."""
+    batches = [planned[i:i + every] for i in range(0, len(planned), every)] if every else [planned]
+    total = sum(len(spans) for _, _, spans, _ in planned)
+    show = progress if progress is not None else (total >= PROGRESS_MIN_CHUNKS and sys.stderr.isatty())
+    with tqdm(total=total, unit="chunk", desc="embedding", disable=not show, file=sys.stderr) as bar:
+        for n, batch in enumerate(batches, 1):
+            vectors, sentences = _embed(batch, embedder, store.has_sentence_vectors, settings, bar, ray)
+            offset = 0
+            for doc_id, doc, spans, _prefix in batch:
+                k = len(spans)
+                meta = doc.metadata() | ({"minhash": signature(doc.text)} if settings.detect_copies else {})
+                store.add_document(doc_id, meta, [(s.start, s.end, s.text) for s in spans],
+                                   vectors[offset:offset + k], sorted(origins.get(doc_id, {doc.origin})),
+                                   sentences[offset:offset + k] if sentences is not None else None)
+                offset += k
+                report.added += 1
+            report.chunks_embedded += offset
+            if n < len(batches):
+                store.commit()  # a crash from here on keeps this batch; the memory it held is released
+
+
+def _embed(planned: list, embedder, with_sentences: bool, settings: Settings, bar, ray):
+    """The chunks' vectors and, for a format-2 index, each chunk's (sentence spans, sentence vectors); ``bar``
+    (a tqdm bar) advances per chunk."""
     texts = [prefix + s.text for _, _, spans, prefix in planned for s in spans]
     spans_in = embedded = None
     if with_sentences:
@@ -244,18 +260,16 @@ def _embed(planned: list, embedder, with_sentences: bool, settings: Settings, pr
                     for _, _, spans, _ in planned for s in spans]
         shifts = [len(prefix) for _, _, spans, prefix in planned for _ in spans]
         embedded = [[(a + d, b + d) for a, b in sp] for sp, d in zip(spans_in, shifts, strict=True)]
-    show = progress if progress is not None else (len(texts) >= PROGRESS_MIN_CHUNKS and sys.stderr.isatty())
-    with tqdm(total=len(texts), unit="chunk", desc="embedding", disable=not show, file=sys.stderr) as bar:
-        if ray is not None and ray is not False:
-            from .distributed import embed_on_ray
+    if ray is not None and ray is not False:
+        from .distributed import embed_on_ray
 
-            vectors, sentence_vectors = embed_on_ray(texts, embedded, embedder.runtime,
-                                                     settings.batch_size, None if ray is True else str(ray), bar)
-        elif with_sentences:
-            vectors, sentence_vectors = embedder.encode_passages(texts, embedded, batch_size=settings.batch_size,
-                                                                 progress=bar)
-        else:  # a format-1 index: chunk vectors only
-            vectors = embedder.encode(texts, batch_size=settings.batch_size, progress=bar)
+        vectors, sentence_vectors = embed_on_ray(texts, embedded, embedder.runtime,
+                                                 settings.batch_size, None if ray is True else str(ray), bar)
+    elif with_sentences:
+        vectors, sentence_vectors = embedder.encode_passages(texts, embedded, batch_size=settings.batch_size,
+                                                             progress=bar)
+    else:  # a format-1 index: chunk vectors only
+        vectors = embedder.encode(texts, batch_size=settings.batch_size, progress=bar)
     if not with_sentences:
         return vectors, None
     return vectors, list(zip(spans_in, sentence_vectors, strict=True))

@@ -70,6 +70,13 @@ class Settings(BaseModel):
                             json_schema_extra={"group": "ingest"})
     max_file_mb: float = Field(20.0, gt=0, description="Files larger than this are skipped at ingest.",
                                json_schema_extra={"group": "ingest"})
+    commit_every: int = Field(
+        2000, ge=0,
+        description="Commit after every this many new documents while ingesting into a new or existing index, "
+                    "so that a long ingest holds one batch in memory and an interrupted one keeps what it "
+                    "committed (run it again for the rest: committed documents are not embedded again). 0 "
+                    "commits once at the end; --rebuild always does, so that readers never see half an index.",
+        json_schema_extra={"group": "ingest"})
 
     detect_copies: bool = Field(True, description="Group wire copies and updates of one article (most of the "
                                                    "shorter one's text in the longer, published close in time) "
