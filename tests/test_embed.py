@@ -58,6 +58,16 @@ def test_onnx_runtimes_match_the_torch_vectors(onnx_cache, runtime, min_cosine):
     assert emb.id == embedder_id(runtime) and runtime_of(emb.id) == runtime
 
 
+def test_torch_under_bf16_autocast_gives_the_torch_vectors_and_its_own_identity():
+    reference = get_embedder().encode(SENTENCES)
+    emb = Embedder("torch-bf16")
+    got = emb.encode(SENTENCES)
+    assert got.dtype == np.float32 and (got * reference).sum(axis=1).min() >= 0.999
+    vectors, sentences = emb.encode_passages(SENTENCES[:1], [[(0, 20), (21, len(SENTENCES[0]))]])
+    assert (vectors[0] @ reference[0]) >= 0.999 and sentences[0].shape == (2, 384)
+    assert emb.id == embedder_id("torch") + "+torch-bf16" and runtime_of(emb.id) == "torch-bf16"
+
+
 def test_a_question_asked_again_gets_the_same_vector_without_being_encoded_again(monkeypatch):
     emb = get_embedder("onnx-int8")
     first = emb.encode_query(SENTENCES[0])

@@ -34,14 +34,22 @@ def test_the_faster_runtime_is_measured_once_and_remembered(cache, monkeypatch):
     monkeypatch.setattr(runtime, "MEASURE_MIN_CHUNKS", 10)
     monkeypatch.setattr(runtime, "SAMPLE_ROUNDS", 1)
     first = choose_runtime("auto", TEXTS, 8)
-    assert first.how == "measured" and set(first.rates) == {"onnx-int8", "torch"}
+    assert first.how == "measured" and set(first.rates) == set(runtime.contenders())
     assert all(rate > 0 for rate in first.rates.values())
-    torch_wins = first.rates["torch"] >= runtime.TORCH_MARGIN * first.rates["onnx-int8"]
-    assert first.runtime == ("torch" if torch_wins else "onnx-int8")
+    fastest_torch = max(("torch", "torch-bf16"), key=lambda r: first.rates.get(r, 0))
+    torch_wins = first.rates[fastest_torch] >= runtime.TORCH_MARGIN * first.rates["onnx-int8"]
+    assert first.runtime == (fastest_torch if torch_wins else "onnx-int8")
     saved = json.loads((cache / runtime.CHOICE_FILE).read_text())
     assert saved[machine_key()]["runtime"] == first.runtime
     again = choose_runtime("auto", TEXTS, 8)
     assert (again.runtime, again.how, again.rates) == (first.runtime, "remembered", first.rates)
+
+
+def test_bf16_autocast_is_timed_only_on_a_cpu_with_bf16_matrix_units(monkeypatch):
+    monkeypatch.setattr(runtime, "_cpu_flags", lambda: {"avx2", "avx512f", "avx512_vnni"})
+    assert runtime.contenders() == ("onnx-int8", "torch")  # emulated bf16 is slow: not worth timing
+    monkeypatch.setattr(runtime, "_cpu_flags", lambda: {"avx2", "amx_bf16", "amx_tile"})
+    assert runtime.contenders() == ("onnx-int8", "torch", "torch-bf16")
 
 
 def test_a_new_index_is_built_with_the_remembered_choice_and_keeps_it(cache, tmp_path):

@@ -103,12 +103,12 @@ def embed_on_ray(texts: Sequence[str], spans: Sequence | None, runtime: str, bat
                  progress=None, threads: int = 1) -> tuple[np.ndarray, list[np.ndarray] | None]:
     """What ``Embedder.encode_passages`` (or ``encode``, when ``spans`` is None) returns, computed by a pool
     of actors on the cluster."""
-    from .embed import get_embedder
+    from .embed import TORCH_RUNTIMES, get_embedder
 
     ray = connect(address)
     from ray.util import ActorPool
 
-    model = get_embedder(runtime).onnx_bytes() if runtime != "torch" else None
+    model = get_embedder(runtime).onnx_bytes() if runtime not in TORCH_RUNTIMES else None
     model_ref = ray.put(model)
     actor = ray.remote(num_cpus=threads)(_Embedder)
     pool = ActorPool([actor.remote(runtime, threads, model_ref) for _ in range(max(1, _cpus(ray) // threads))])

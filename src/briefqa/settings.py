@@ -48,13 +48,14 @@ class Settings(BaseModel):
                                            "start of the next. Retrieval never returns two overlapping chunks of "
                                            "one article: the better-ranked one stands for both.",
                                json_schema_extra={"group": "ingest"})
-    embed_runtime: Literal["auto", "torch", "onnx", "onnx-int8"] = Field(
+    embed_runtime: Literal["auto", "torch", "torch-bf16", "onnx", "onnx-int8"] = Field(
         "auto",
-        description="Runtime that embeds chunks of a new index: 'auto' (the default) times torch and onnx-int8 "
-                    "(the packaged model exported once to onnxruntime with int8 per-channel weights) on the "
-                    "new index's own chunks and takes the faster, once per machine (onnx-int8 on ties and "
-                    "below 1000 chunks); or one of them, or onnx fp32 ('onnx'). An existing index keeps the "
-                    "runtime it was built with.",
+        description="Runtime that embeds chunks of a new index: 'auto' (the default) times torch, onnx-int8 "
+                    "(the packaged model exported once to onnxruntime with int8 per-channel weights) and, on a "
+                    "CPU with bf16 matrix units (AVX512-BF16 or AMX), torch-bf16 (torch under bfloat16 "
+                    "autocast) on the new index's own chunks and takes the fastest, once per machine "
+                    "(onnx-int8 on ties and below 1000 chunks); or one of them, or onnx fp32 ('onnx'). An "
+                    "existing index keeps the runtime it was built with.",
         json_schema_extra={"group": "ingest"})
     index_prefix: Literal["none", "lexical", "dense", "both"] = Field(
         "lexical",
