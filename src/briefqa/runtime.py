@@ -69,7 +69,9 @@ def machine_key() -> str:
             versions.append(metadata.version(package))
         except metadata.PackageNotFoundError:
             versions.append("-")
-    parts = [info.get("model name", platform.processor()), info.get("flags", ""), str(_threads()), *versions]
+    # The runtimes compared belong to the key: a choice made before torch-bf16 was a contender is measured again.
+    parts = [info.get("model name", platform.processor()), info.get("flags", ""), str(_threads()), *versions,
+             ",".join(contenders())]
     return hashlib.sha256("|".join(parts).encode()).hexdigest()[:16]
 
 
