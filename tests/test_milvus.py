@@ -198,3 +198,17 @@ def test_the_cli_ingests_into_and_answers_from_a_milvus_server(corpus, milvus_se
     assert data["citations"] and "Baku" in data["text"]
     info = run("info", "--index", milvus_server)
     assert "milvus backend" in info.stdout and "10 documents" in info.stdout
+
+
+def test_a_milvus_lite_file_ingested_by_one_command_answers_the_next(corpus, tmp_path):
+    # milvus-lite starts each process with the file's collections released; a Milvus server keeps them
+    # loaded, so only separate processes on one file show whether opening loads them.
+    import json
+
+    lite = f"milvus-lite:{tmp_path / 'news.db'}"
+    result = run("ingest", corpus, "--index", lite)
+    assert result.returncode == 0, result.stderr
+    answer = run("ask", QUESTIONS[0], "--index", lite, "--json")
+    assert answer.returncode == 0, answer.stderr
+    data = json.loads(answer.stdout)
+    assert data["citations"] and "Baku" in data["text"]

@@ -219,7 +219,20 @@ class MilvusStore(Store):
         if collection is None:
             raise IndexMissingError(f"No index at {loc.text}; build one with `briefqa ingest CORPUS --index "
                                     f"{loc.text}`.")
+        cls._load(loc, collection)
         return collection, cls._manifest(loc, collection)
+
+    @staticmethod
+    def _load(loc: Location, collection: str) -> None:
+        """Load the index's collections into the engine for searching. A Milvus server keeps what it loaded
+        across clients; milvus-lite starts every process with its collections released, so an index ingested by
+        one command could not be read by the next without this."""
+        from pymilvus.client.types import LoadState
+
+        client = _client(loc)
+        for name in (collection, f"{collection}_docs", f"{collection}_terms"):
+            if _call(loc, client.get_load_state, name).get("state") != LoadState.Loaded:
+                _call(loc, client.load_collection, name)
 
     @classmethod
     def open(cls, location, embedder: str | None = None) -> MilvusStore:
