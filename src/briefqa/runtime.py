@@ -29,7 +29,7 @@ CONTENDERS = ("onnx-int8", "torch", "torch-bf16")  # onnx fp32 was slower than t
 #: CPU flags of native bf16 matrix products; without one, torch-bf16 is not worth timing.
 BF16_FLAGS = ("avx512_bf16", "amx_bf16")
 DEFAULT = "onnx-int8"
-MEASURE_MIN_CHUNKS = 1000  # measuring costs ~30 s the first time on a machine (~20 s without torch-bf16)
+MEASURE_MIN_CHUNKS = 1000  # measuring cost 35 s the first time on a machine (2 cores, torch-bf16 included)
 SAMPLE_ROUNDS = 3
 TORCH_MARGIN = 1.2
 CHOICE_FILE = "runtime-choice.json"
