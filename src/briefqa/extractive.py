@@ -169,6 +169,8 @@ def sentence_features(question: str, passages: Sequence[Passage], store, embedde
     cands = candidates(passages, [c.sentences if c is not None else None for c in stored])
     if not cands:
         return [], np.zeros((0, 0))
+    # Chunk vectors first: a remote store reads each chunk's sentence vectors in the same round trip.
+    pvecs = store.chunk_vectors([p.chunk_id for p in passages])
     # Stored sentence vectors where the index has them; the other passages' sentences are embedded now.
     per_passage = [store.sentence_vectors(p.chunk_id) if c is not None else None for p, c in zip(passages, stored,
                                                                                                  strict=True)]
@@ -176,7 +178,6 @@ def sentence_features(question: str, passages: Sequence[Passage], store, embedde
     fresh = iter(embedder.encode([x.text for x in missing]) if missing else [])
     vectors = np.vstack([next(fresh) if per_passage[x.passage] is None else per_passage[x.passage][x.position]
                          for x in cands])
-    pvecs = store.chunk_vectors([p.chunk_id for p in passages])
     x = features(question, embedder.encode_query(question), cands, vectors, passages, pvecs, store.idf)
     return cands, x
 

@@ -52,7 +52,10 @@ INSERT_BATCH = 256
 #: bm25s' defaults (method "lucene"), so that both backends weigh terms alike.
 BM25_K1, BM25_B = 1.5, 0.75
 #: What a fetch or a search brings back of a chunk (all but the sparse BM25 field).
-FIELDS = ["id", "doc_id", "start", "end", "text", "sentences", "svec", "dense"]
+#: What a search returns of each hit: the chunk without its vectors, which are most of a row's bytes (the
+#: sentence vectors alone 7 KB) and are read only for the passages that get reranked.
+RECORD_FIELDS = ["id", "doc_id", "start", "end", "text", "sentences"]
+VECTOR_FIELDS = ["id", "dense", "svec"]
 TERM_MAX = 256  # longer "words" (URLs, hashes) get no stored frequency: they weigh as unseen terms
 GRPC_OPTIONS = {"grpc.keepalive_time_ms": 300_000, "grpc.keepalive_permit_without_calls": False}
 
@@ -168,7 +171,8 @@ class MilvusStore(Store):
         self.manifest = manifest
         self.client = _client(loc)
         self.collection = collection  # the generation this store reads; None until a new index's first commit
-        self._cache: dict[int, tuple[ChunkRecord, np.ndarray, np.ndarray | None]] = {}
+        self._records: dict[int, ChunkRecord] = {}  # chunks read, bounded (see fetch)
+        self._vectors: dict[int, tuple[np.ndarray, np.ndarray | None]] = {}  # their dense and sentence vectors
         self._rows: dict[str, list[dict]] = {}  # new documents' rows, inserted at commit
         self._deleted: list[int] = []  # chunk ids to delete at commit
         self._dirty: set[str] = set()  # document rows to write at commit
@@ -303,31 +307,40 @@ class MilvusStore(Store):
     def _remember(self, row: dict) -> None:
         record = ChunkRecord(int(row["id"]), row["doc_id"], int(row["start"]), int(row["end"]), row["text"],
                              json.loads(row["sentences"] or "[]"))
-        dense = np.asarray(row["dense"], dtype=np.float32)
-        self._cache[record.id] = (record, dense, _unpack(row["svec"], self.manifest.dimension))
+        self._records[record.id] = record
 
     def fetch(self, chunk_ids: Sequence[int]) -> None:
-        missing = [int(c) for c in dict.fromkeys(chunk_ids) if int(c) not in self._cache]
+        missing = [int(c) for c in dict.fromkeys(chunk_ids) if int(c) not in self._records]
         if missing and self.collection:
-            for row in _call(self.loc, self.client.get, self.collection, ids=missing, output_fields=FIELDS):
+            for row in _call(self.loc, self.client.get, self.collection, ids=missing, output_fields=RECORD_FIELDS):
                 self._remember(row)
-        if len(self._cache) > 50_000:  # a reader's working set is a few hundred chunks; keep memory bounded
-            for key in list(self._cache)[:25_000]:
-                self._cache.pop(key, None)
+        if len(self._records) > 50_000:  # a reader's working set is a few hundred chunks; keep memory bounded
+            for key in list(self._records)[:25_000]:
+                self._records.pop(key, None)
+                self._vectors.pop(key, None)
+
+    def _fetch_vectors(self, chunk_ids: Sequence[int]) -> None:
+        """Read the vectors of those chunks that lack them, in one round trip."""
+        missing = [int(c) for c in dict.fromkeys(chunk_ids) if int(c) not in self._vectors]
+        if missing and self.collection:
+            for row in _call(self.loc, self.client.get, self.collection, ids=missing, output_fields=VECTOR_FIELDS):
+                self._vectors[int(row["id"])] = (np.asarray(row["dense"], dtype=np.float32),
+                                                 _unpack(row["svec"], self.manifest.dimension))
 
     def chunk(self, chunk_id: int) -> ChunkRecord:
         self.fetch([chunk_id])
-        return self._cache[int(chunk_id)][0]
+        return self._records[int(chunk_id)]
 
     def chunk_vectors(self, chunk_ids: Sequence[int]) -> np.ndarray:
-        self.fetch(chunk_ids)
-        return np.vstack([self._cache[int(c)][1] for c in chunk_ids])
+        """The chunks' vectors, their sentence vectors read in the same round trip (asked for next)."""
+        self._fetch_vectors(chunk_ids)
+        return np.vstack([self._vectors[int(c)][0] for c in chunk_ids])
 
     def sentence_vectors(self, chunk_id: int) -> np.ndarray | None:
         if not self.has_sentence_vectors:
             return None
-        self.fetch([chunk_id])
-        return self._cache[int(chunk_id)][2]
+        self._fetch_vectors([chunk_id])
+        return self._vectors[int(chunk_id)][1]
 
     def iter_chunks(self) -> Iterator[ChunkRecord]:
         iterator = _call(self.loc, self.client.query_iterator, self.collection, batch_size=1000, filter="",
@@ -385,7 +398,7 @@ class MilvusStore(Store):
         if expr is None or k <= 0 or not self.collection:
             return []
         result = _call(self.loc, self.client.search, self.collection, data=[data], anns_field=field, limit=k,
-                       filter=expr, output_fields=FIELDS, search_params={"metric_type": metric})
+                       filter=expr, output_fields=RECORD_FIELDS, search_params={"metric_type": metric})
         hits = []
         for row in result[0]:
             entity = {**row["entity"], "id": row["id"]}
@@ -439,7 +452,8 @@ class MilvusStore(Store):
         self._dirty.discard(doc_id)
         self._gone.add(doc_id)
         for cid in entry.chunk_ids:
-            self._cache.pop(cid, None)
+            self._records.pop(cid, None)
+            self._vectors.pop(cid, None)
 
     def update_document(self, doc_id: str, **fields) -> None:
         super().update_document(doc_id, **fields)
