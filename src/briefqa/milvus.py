@@ -51,9 +51,8 @@ VARCHAR_MAX = 65535
 INSERT_BATCH = 256
 #: bm25s' defaults (method "lucene"), so that both backends weigh terms alike.
 BM25_K1, BM25_B = 1.5, 0.75
-#: What a fetch or a search brings back of a chunk (all but the sparse BM25 field).
-#: What a search returns of each hit: the chunk without its vectors, which are most of a row's bytes (the
-#: sentence vectors alone 7 KB) and are read only for the passages that get reranked.
+#: What a search or a fetch brings back of a chunk: not its vectors, which are most of a row's bytes (the
+#: sentence vectors alone 7 KB) and are read, in one round trip, only for the passages that get reranked.
 RECORD_FIELDS = ["id", "doc_id", "start", "end", "text", "sentences"]
 VECTOR_FIELDS = ["id", "dense", "svec"]
 TERM_MAX = 256  # longer "words" (URLs, hashes) get no stored frequency: they weigh as unseen terms
