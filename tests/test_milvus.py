@@ -61,6 +61,16 @@ def test_answers_and_their_citations_are_the_same(both):
             (c.marker, c.passage.chunk_id, c.sentence) for c in a.citations]
 
 
+def test_a_questions_word_rarities_come_in_one_round_trip_and_equal_the_local_ones(both, monkeypatch):
+    local, lite = both
+    words = ["embassy", "Baku", "rates", "zyxwvut"]  # the last in no chunk
+    store = lite.store
+    store._df.clear()
+    store.prefetch_idf(words)
+    monkeypatch.setattr(store, "_frequencies", lambda terms: pytest.fail(f"read again: {terms}"))
+    assert [round(store.idf(w), 9) for w in words] == [round(local.store.idf(w), 9) for w in words]
+
+
 def test_the_index_describes_itself_like_a_local_one(both):
     local, lite = both
     a, b = local.info(documents=True), lite.info(documents=True)

@@ -162,7 +162,7 @@ class Scored:
 def sentence_features(question: str, passages: Sequence[Passage], store, embedder) -> tuple[list, np.ndarray]:
     """The sentences of ``passages`` and their scorer features (stored sentence vectors when the index has
     them; embedded here for a format-1 index)."""
-    from .scorer import candidates, features
+    from .scorer import candidates, features, terms
 
     store.fetch([p.chunk_id for p in passages])
     stored = [store.chunk(p.chunk_id) if store.has_sentence_vectors else None for p in passages]
@@ -178,6 +178,7 @@ def sentence_features(question: str, passages: Sequence[Passage], store, embedde
     fresh = iter(embedder.encode([x.text for x in missing]) if missing else [])
     vectors = np.vstack([next(fresh) if per_passage[x.passage] is None else per_passage[x.passage][x.position]
                          for x in cands])
+    store.prefetch_idf(terms(question))  # the features weigh the question's words by their rarity
     x = features(question, embedder.encode_query(question), cands, vectors, passages, pvecs, store.idf)
     return cands, x
 

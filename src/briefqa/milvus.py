@@ -365,6 +365,12 @@ class MilvusStore(Store):
             self._df.update(self._frequencies([t]))
         return math.log(1 + self.chunk_count / (1 + self._df.get(t, 0)))
 
+    def prefetch_idf(self, terms: Sequence[str]) -> None:
+        analysed = {a[0] for t in terms if (a := self.terms(t))}
+        missing = [t for t in analysed if t not in self._df]
+        if missing:
+            self._df.update(self._frequencies(missing))
+
     def _frequencies(self, terms: Sequence[str]) -> dict[str, int]:
         """The stored document frequency of each of ``terms`` (0 for a term no chunk holds)."""
         found = dict.fromkeys(terms, 0)

@@ -223,6 +223,10 @@ class Store(ABC):
     def idf(self, term: str) -> float:
         """log(1 + N / (1 + df)) of a term under the index's BM25 analysis."""
 
+    def prefetch_idf(self, terms: Sequence[str]) -> None:  # noqa: B027  (a hint; the local backend needs none)
+        """Hint that :meth:`idf` is about to be asked for these terms: a remote backend reads them in one round
+        trip."""
+
     # -- searching ----------------------------------------------------------------------------------------
     @abstractmethod
     def dense_search(self, vector: np.ndarray, k: int, filters: Filters | None = None) -> list[Hit]:
