@@ -361,12 +361,14 @@ class MilvusStore(Store):
         if not analysed:
             return math.log(1 + self.chunk_count)
         t = analysed[0]
-        if t not in self._df:
-            self._df.update(self._frequencies([t]))
+        self._read_df([t])
         return math.log(1 + self.chunk_count / (1 + self._df.get(t, 0)))
 
     def prefetch_idf(self, terms: Sequence[str]) -> None:
-        analysed = {a[0] for t in terms if (a := self.terms(t))}
+        self._read_df({a[0] for t in terms if (a := self.terms(t))})
+
+    def _read_df(self, analysed) -> None:
+        """Cache the document frequencies of those analysed terms not cached yet, in one round trip."""
         missing = [t for t in analysed if t not in self._df]
         if missing:
             self._df.update(self._frequencies(missing))

