@@ -1,7 +1,7 @@
 """Scale-out benchmarks: the Milvus backend against the local one, and Ray ingest against one process.
 
     python benchmarks/bench_scale.py parity INDEX DATASET [--work DIR] [--limit N] [--runs R]
-    python benchmarks/bench_scale.py ray CORPUS [--articles N] [--runs R] [--work DIR]
+    python benchmarks/bench_scale.py ray CORPUS [--articles N] [--runs R] [--commit-every D] [--work DIR]
 
 ``parity`` copies the local index INDEX into a milvus-lite file (nothing is re-embedded: the same vectors), then
 evaluates DATASET (retrieval only) on both backends, dense-only and with the default settings, and prints
@@ -11,7 +11,8 @@ Hits@10, Hits@4 and MRR@10 with the median per-question retrieval latency (p50, 
 Ray cluster of this machine's cores: one single-threaded embedding actor per core), ``--runs`` times each,
 alternating, and prints the median chunks per second of each and their ratio; it checks that both indexes hold
 the same chunk texts and ids. Model loading is warmed up first for the single process; Ray's figure includes
-starting its actors and shipping the model, which a long ingest amortises.
+starting its actors and shipping the model, which a long ingest amortises. ``--commit-every D`` sets the
+``commit_every`` setting for both (a commit, so an embedding batch, every D articles).
 """
 
 from __future__ import annotations
@@ -81,19 +82,21 @@ def ray_ingest(args) -> None:
 
     data = _subset(args.corpus, args.articles, args.work / "data")
     briefqa.ingest(data, index=args.work / "warm", progress=False)  # models loaded and the ONNX export cached
+    every = {"commit_every": args.commit_every} if args.commit_every is not None else {}
     speeds: dict[str, list[float]] = {"one process": [], "ray": []}
     for run in range(args.runs):
         order = ["one process", "ray"] if run % 2 == 0 else ["ray", "one process"]
         for how in order:
             target = args.work / how.replace(" ", "-")
             shutil.rmtree(target, ignore_errors=True)
-            report = briefqa.ingest(data, index=target, progress=False, ray=True if how == "ray" else None)
+            report = briefqa.ingest(data, index=target, progress=False, ray=True if how == "ray" else None, **every)
             speeds[how].append(report.chunks_embedded / report.seconds)
             print(f"run {run + 1}, {how}: {report.chunks_embedded} chunks in {report.seconds:.1f} s", file=sys.stderr)
     a, b = open_store(args.work / "one-process"), open_store(args.work / "ray")
     same = [(c.id, c.text) for c in a.iter_chunks()] == [(c.id, c.text) for c in b.iter_chunks()]
     one, fan = statistics.median(speeds["one process"]), statistics.median(speeds["ray"])
-    print(f"\n{args.articles} articles, {a.chunk_count} chunks; medians of {args.runs} runs\n")
+    batches = f", a commit every {args.commit_every} articles" if args.commit_every else ""
+    print(f"\n{args.articles} articles, {a.chunk_count} chunks{batches}; medians of {args.runs} runs\n")
     print("| ingest | chunks/s | vs one process |")
     print("|---|---|---|")
     print(f"| one process | {one:.1f} | 1.00 |")
@@ -114,6 +117,7 @@ def main() -> None:
     p.add_argument("corpus", type=Path, help="a MultiHop-RAG corpus.json")
     p.add_argument("--articles", type=int, default=609)
     p.add_argument("--runs", type=int, default=3)
+    p.add_argument("--commit-every", type=int, help="the commit_every setting (default: the configured one)")
     p.add_argument("--work", type=Path, default=Path("benchmarks/out/scale"))
     args = ap.parse_args()
     parity(args) if args.what == "parity" else ray_ingest(args)

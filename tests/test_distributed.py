@@ -57,6 +57,26 @@ def test_ray_ingest_stores_the_chunks_ids_and_vectors_of_a_single_process_ingest
     assert all(np.array_equal(a.sentence_vectors(i), b.sentence_vectors(i)) for i in ids)
 
 
+def test_an_ingest_committing_in_batches_starts_its_actors_once_and_releases_them(corpus, cluster, tmp_path,
+                                                                                  monkeypatch):
+    from briefqa.distributed import EmbeddingPool
+
+    seen, pools = [], []
+    embed = EmbeddingPool.embed
+
+    def spy(self, *args, **kwargs):
+        out = embed(self, *args, **kwargs)
+        seen.append(tuple(self._actors))
+        pools.append(self)
+        return out
+
+    monkeypatch.setattr(EmbeddingPool, "embed", spy)
+    report = briefqa.ingest(corpus, index=tmp_path / "ray", commit_every=1, progress=False, ray=cluster)
+    assert len(seen) == report.added >= 3  # a commit, so an embedding batch, per document
+    assert len(set(seen)) == 1 and len(seen[0]) == 2  # the same two actors (one per CPU) for every batch
+    assert pools[0]._actors == []  # killed when the ingest ended
+
+
 def test_ray_evaluation_gives_the_results_of_an_in_process_run(corpus, cluster, tmp_path):
     briefqa.ingest(corpus, index=tmp_path / "ix", progress=False)
     data = tmp_path / "questions.jsonl"

@@ -99,38 +99,70 @@ class _Embedder:
         return self.embedder.encode_passages(texts, spans, batch_size=len(texts))
 
 
-def embed_on_ray(texts: Sequence[str], spans: Sequence | None, runtime: str, batch_size: int, address: str | None,
-                 progress=None, threads: int = 1) -> tuple[np.ndarray, list[np.ndarray] | None]:
-    """What ``Embedder.encode_passages`` (or ``encode``, when ``spans`` is None) returns, computed by a pool
-    of actors on the cluster."""
-    from .embed import TORCH_RUNTIMES, get_embedder
+class EmbeddingPool:
+    """The embedding actors of one ingest: started for its first batch and kept for the later ones (an ingest
+    that commits every ``commit_every`` documents embeds a batch per commit), then released by :meth:`close`.
+    Constructing it connects to the cluster, so an unreachable one fails before any work."""
 
-    ray = connect(address)
-    from ray.util import ActorPool
+    def __init__(self, address: str | None, threads: int = 1) -> None:
+        self.ray = connect(address)
+        self.threads = threads
+        self._runtime: str | None = None
+        self._actors: list = []
 
-    model = get_embedder(runtime).onnx_bytes() if runtime not in TORCH_RUNTIMES else None
-    model_ref = ray.put(model)
-    actor = ray.remote(num_cpus=threads)(_Embedder)
-    pool = ActorPool([actor.remote(runtime, threads, model_ref) for _ in range(max(1, _cpus(ray) // threads))])
-    order = np.argsort([-len(t) for t in texts], kind="stable")  # the batches of a single-process ingest
-    batches = [order[i:i + batch_size] for i in range(0, len(texts), batch_size)]
-    jobs = [([texts[i] for i in b], [spans[i] for i in b] if spans is not None else None) for b in batches]
-    dim = get_embedder(runtime).dimension
-    vectors = np.zeros((len(texts), dim), dtype=np.float32)
-    sentences: list[np.ndarray] = [np.zeros((0, dim), dtype=np.float32)] * len(texts)
-    try:
-        for idx, (vecs, sents) in zip(batches, pool.map(lambda a, job: a.embed.remote(*job), jobs), strict=True):
-            vectors[idx] = vecs
-            for row, i in enumerate(idx):
-                if sents is not None:
-                    sentences[i] = sents[row]
-            if progress is not None:
-                progress.update(len(idx))
-    except ray.exceptions.RayError as exc:
-        raise StoreUnavailableError(f"An embedding worker on the Ray cluster failed ({type(exc).__name__}); "
-                                    "the index keeps what it held and what earlier batches committed; run the "
-                                    "ingest again (committed documents are not embedded again).") from None
-    return vectors, (sentences if spans is not None else None)
+    def _pool(self, runtime: str):
+        from ray.util import ActorPool
+
+        from .embed import TORCH_RUNTIMES, get_embedder
+
+        if runtime != self._runtime:
+            self.close()
+            model = get_embedder(runtime).onnx_bytes() if runtime not in TORCH_RUNTIMES else None
+            model_ref = self.ray.put(model)
+            actor = self.ray.remote(num_cpus=self.threads)(_Embedder)
+            count = max(1, _cpus(self.ray) // self.threads)
+            self._actors = [actor.remote(runtime, self.threads, model_ref) for _ in range(count)]
+            self._runtime = runtime
+        return ActorPool(self._actors)
+
+    def embed(self, texts: Sequence[str], spans: Sequence | None, runtime: str, batch_size: int,
+              progress=None) -> tuple[np.ndarray, list[np.ndarray] | None]:
+        """What ``Embedder.encode_passages`` (or ``encode``, when ``spans`` is None) returns, computed by the
+        pool's actors."""
+        from .embed import get_embedder
+
+        order = np.argsort([-len(t) for t in texts], kind="stable")  # the batches of a single-process ingest
+        batches = [order[i:i + batch_size] for i in range(0, len(texts), batch_size)]
+        jobs = [([texts[i] for i in b], [spans[i] for i in b] if spans is not None else None) for b in batches]
+        dim = get_embedder(runtime).dimension
+        vectors = np.zeros((len(texts), dim), dtype=np.float32)
+        sentences: list[np.ndarray] = [np.zeros((0, dim), dtype=np.float32)] * len(texts)
+        try:
+            done = self._pool(runtime).map(lambda a, job: a.embed.remote(*job), jobs)
+            for idx, (vecs, sents) in zip(batches, done, strict=True):
+                vectors[idx] = vecs
+                for row, i in enumerate(idx):
+                    if sents is not None:
+                        sentences[i] = sents[row]
+                if progress is not None:
+                    progress.update(len(idx))
+        except self.ray.exceptions.RayError as exc:
+            self.close()  # a dead actor stays dead: the next ingest starts a new pool
+            raise StoreUnavailableError(f"An embedding worker on the Ray cluster failed ({type(exc).__name__}); "
+                                        "the index keeps what it held and what earlier batches committed; run "
+                                        "the ingest again (committed documents are not embedded again).") from None
+        return vectors, (sentences if spans is not None else None)
+
+    def close(self) -> None:
+        for actor in self._actors:
+            self.ray.kill(actor)
+        self._actors, self._runtime = [], None
+
+    def __enter__(self) -> EmbeddingPool:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
 
 class _Evaluator:

@@ -8,6 +8,7 @@ old one, left without any origin, is removed with its chunks. ``prune`` also for
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sys
 import time
@@ -79,13 +80,14 @@ def ingest(paths: Iterable[str | Path] | str | Path, index: str | Path | None = 
         paths = [paths]
     files = collect_files(paths)
     report = IngestReport(index=location)
+    pool = None
     if ray is not None and ray is not False:
-        from .distributed import connect
+        from .distributed import EmbeddingPool
 
-        connect(None if ray is True else str(ray))  # an unreachable cluster fails before any work
+        pool = EmbeddingPool(None if ray is True else str(ray))  # an unreachable cluster fails before any work
     # Held from reading the manifest to committing the new one: a concurrent writer would otherwise start from
     # the same manifest, and the later commit would silently drop the earlier one's documents.
-    with writer(location):
+    with writer(location), pool or contextlib.nullcontext():
         store, embedder, settings, relexed = _writable(location, settings, rebuild)
         incoming, origins = _read(files, settings, report)
         lost: set[str] = set()  # clusters that lost a member
@@ -96,7 +98,7 @@ def ingest(paths: Iterable[str | Path] | str | Path, index: str | Path | None = 
             if rebuild or not store_exists(location):
                 embedder = _choose_runtime(store, embedder, planned, settings, report)
             every = 0 if rebuild else settings.commit_every
-            _add_planned(store, planned, origins, embedder, settings, report, progress, ray, every)
+            _add_planned(store, planned, origins, embedder, settings, report, progress, pool, every)
         signed: list[str] = []
         if settings.detect_copies and store.documents:
             signed = _sign_unsigned(store, texts)
@@ -226,15 +228,16 @@ def _plan(incoming: dict[str, Document], embedder, settings: Settings) -> list:
 
 
 def _add_planned(store: Store, planned: list, origins: dict[str, set[str]], embedder, settings: Settings,
-                 report: IngestReport, progress: bool | None, ray, every: int) -> None:
+                 report: IngestReport, progress: bool | None, pool, every: int) -> None:
     """Embed and add the planned documents, committing after every ``every`` of them (0: the caller commits
-    once at the end); the last batch is left for the caller's commit."""
+    once at the end); the last batch is left for the caller's commit. ``pool``: Ray's embedding actors, or
+    None to embed in this process."""
     batches = [planned[i:i + every] for i in range(0, len(planned), every)] if every else [planned]
     total = sum(len(spans) for _, _, spans, _ in planned)
     show = progress if progress is not None else (total >= PROGRESS_MIN_CHUNKS and sys.stderr.isatty())
     with tqdm(total=total, unit="chunk", desc="embedding", disable=not show, file=sys.stderr) as bar:
         for n, batch in enumerate(batches, 1):
-            vectors, sentences = _embed(batch, embedder, store.has_sentence_vectors, settings, bar, ray)
+            vectors, sentences = _embed(batch, embedder, store.has_sentence_vectors, settings, bar, pool)
             offset = 0
             for doc_id, doc, spans, _prefix in batch:
                 k = len(spans)
@@ -249,7 +252,7 @@ def _add_planned(store: Store, planned: list, origins: dict[str, set[str]], embe
                 store.commit()  # a crash from here on keeps this batch; the memory it held is released
 
 
-def _embed(planned: list, embedder, with_sentences: bool, settings: Settings, bar, ray):
+def _embed(planned: list, embedder, with_sentences: bool, settings: Settings, bar, pool):
     """The chunks' vectors and, for a format-2 index, each chunk's (sentence spans, sentence vectors); ``bar``
     (a tqdm bar) advances per chunk."""
     texts = [prefix + s.text for _, _, spans, prefix in planned for s in spans]
@@ -260,11 +263,8 @@ def _embed(planned: list, embedder, with_sentences: bool, settings: Settings, ba
                     for _, _, spans, _ in planned for s in spans]
         shifts = [len(prefix) for _, _, spans, prefix in planned for _ in spans]
         embedded = [[(a + d, b + d) for a, b in sp] for sp, d in zip(spans_in, shifts, strict=True)]
-    if ray is not None and ray is not False:
-        from .distributed import embed_on_ray
-
-        vectors, sentence_vectors = embed_on_ray(texts, embedded, embedder.runtime,
-                                                 settings.batch_size, None if ray is True else str(ray), bar)
+    if pool is not None:
+        vectors, sentence_vectors = pool.embed(texts, embedded, embedder.runtime, settings.batch_size, bar)
     elif with_sentences:
         vectors, sentence_vectors = embedder.encode_passages(texts, embedded, batch_size=settings.batch_size,
                                                              progress=bar)
