@@ -1,6 +1,10 @@
 """The local backend at a million chunks: build, open, search, append, against the issue's targets.
 
     python benchmarks/bench_local_scale.py ../shared/data/multihop-rag/ [--chunks 1000000] [--work DIR]
+    python benchmarks/bench_local_scale.py ../shared/data/multihop-rag/ --milvus-lite --chunks 50000
+
+``--milvus-lite`` writes the same synthetic index into an embedded milvus-lite file instead and measures it
+the same way (the Milvus backend's figures at a size milvus-lite holds; it searches by scanning).
 
 A synthetic index is written through the store interface (``IndexStore.add_document`` and ``commit``, as
 ingest writes, a commit every ``--segment`` chunks, each a segment), without embedding: chunk texts are
@@ -60,16 +64,16 @@ def _add(store, rng, texts: list[str], first: int, docs: int) -> None:
         store.add_document(f"syn{d:08d}", meta, spans, _unit(rng, CHUNKS_PER_DOC), [f"synthetic#{d}"], sentences)
 
 
-def build(index: Path, texts: list[str], chunks: int, segment: int) -> float:
+def build(index: str, texts: list[str], chunks: int, segment: int) -> float:
     """Write the synthetic index, committing every ``segment`` chunks as a bulk ingest does; the seconds spent
     committing."""
     from tqdm import tqdm
 
     from briefqa.embed import embedder_id
-    from briefqa.index import IndexStore
+    from briefqa.store import create_store
 
     rng = np.random.default_rng(0)
-    store = IndexStore.create(index, embedder_id("onnx-int8"), DIM, 256, 0, "cl100k_base", "lexical", "english")
+    store = create_store(index, embedder_id("onnx-int8"), DIM, 256, 0, "cl100k_base", "lexical", "english")
     docs, per = chunks // CHUNKS_PER_DOC, max(1, segment // CHUNKS_PER_DOC)
     spent = 0.0
     for first in tqdm(range(0, docs, per), desc="writing", unit="segment"):
@@ -81,8 +85,25 @@ def build(index: Path, texts: list[str], chunks: int, segment: int) -> float:
 
 
 def _child(code: str) -> dict:
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    """Run ``code`` in a fresh process (its progress bar shown) and return the JSON it prints last."""
+    out = subprocess.run([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True, check=True).stdout
     return json.loads(out.strip().splitlines()[-1])
+
+
+# Each in a process of its own, as a milvus-lite file opens in one process at a time.
+EXISTS = """
+import json
+from briefqa.store import store_exists
+print(json.dumps({{"exists": store_exists({index!r})}}))
+"""
+
+BUILD = """
+import json, sys
+sys.path.insert(0, {bench!r})
+from pathlib import Path
+from bench_local_scale import _texts, build
+print(json.dumps({{"commit_s": build({index!r}, _texts(Path({data!r})), {chunks}, {segment})}}))
+"""
 
 
 OPEN = """
@@ -119,13 +140,12 @@ import numpy as np
 sys.path.insert(0, {bench!r})
 from bench_local_scale import _add, _texts
 from pathlib import Path
-from briefqa.index import IndexStore
-from briefqa.store import writer
+from briefqa.store import open_store, writer
 texts = _texts(Path({data!r}))
 with writer({index!r}):
-    s = IndexStore.open({index!r})
+    s = open_store({index!r})
     t0 = time.perf_counter()
-    _add(s, np.random.default_rng(1), texts, 10_000_000 + len(s.manifest.documents), 100)  # new ids each run
+    _add(s, np.random.default_rng(1), texts, 10_000_000 + len(s.documents), 100)  # new ids each run
     s.commit()
     print(json.dumps({{"append_s": time.perf_counter() - t0}}))
 """
@@ -137,18 +157,23 @@ def main() -> None:
     ap.add_argument("--chunks", type=int, default=1_000_000)
     ap.add_argument("--segment", type=int, default=100_000, help="chunks per commit while writing the index")
     ap.add_argument("--work", type=Path, default=Path("benchmarks/out/local-scale"))
+    ap.add_argument("--milvus-lite", action="store_true", help="measure the Milvus backend in milvus-lite instead")
     args = ap.parse_args()
-    index = args.work / f"index-{args.chunks}"
-    texts = _texts(args.data)
+    path = args.work / (f"milvus-{args.chunks}.db" if args.milvus_lite else f"index-{args.chunks}")
+    index = f"milvus-lite:{path}" if args.milvus_lite else str(path)
+    bench = str(Path(__file__).parent)
     built = None
-    if not (index / "manifest.json").exists():
+    args.work.mkdir(parents=True, exist_ok=True)
+    if not _child(EXISTS.format(index=index))["exists"]:
         print(f"writing {args.chunks} synthetic chunks into {index} ...", file=sys.stderr)
-        built = build(index, texts, args.chunks, args.segment)
-    opened = _child(OPEN.format(index=str(index)))
-    searched = _child(SEARCH.format(index=str(index), queries=str(args.data / "queries-dev.json")))
-    appended = _child(APPEND.format(bench=str(Path(__file__).parent), data=str(args.data), index=str(index)))
-    size = sum(f.stat().st_size for f in index.rglob("*") if f.is_file()) / 1e9
-    print(f"\n## The local backend at {opened['chunks']:,} chunks ({size:.1f} GB on disk)\n")
+        built = _child(BUILD.format(bench=bench, index=index, data=str(args.data), chunks=args.chunks,
+                                    segment=args.segment))["commit_s"]
+    opened = _child(OPEN.format(index=index))
+    searched = _child(SEARCH.format(index=index, queries=str(args.data / "queries-dev.json")))
+    appended = _child(APPEND.format(bench=bench, data=str(args.data), index=index))
+    size = sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) / 1e9
+    backend = "the Milvus backend (milvus-lite)" if args.milvus_lite else "the local backend"
+    print(f"\n## {backend[0].upper()}{backend[1:]} at {opened['chunks']:,} chunks ({size:.1f} GB on disk)\n")
     print("| measure | value | target |\n|---|---|---|")
     if built is not None:
         print(f"| commits while writing it ({args.segment:,} chunks each) | {built:.0f} s in all | |")

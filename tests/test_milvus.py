@@ -75,6 +75,7 @@ def test_the_index_describes_itself_like_a_local_one(both):
     local, lite = both
     a, b = local.info(documents=True), lite.info(documents=True)
     assert b.backend == "milvus" and a.backend == "local"
+    assert lite.store.dense_index() == "FLAT"
     assert (b.documents, b.chunks, b.sources, b.embedder) == (a.documents, a.chunks, a.sources, a.embedder)
     assert [d.title for d in b.documents_list] == [d.title for d in a.documents_list]
 
@@ -208,6 +209,8 @@ def test_the_cli_ingests_into_and_answers_from_a_milvus_server(corpus, milvus_se
     assert data["citations"] and "Baku" in data["text"]
     info = run("info", "--index", milvus_server)
     assert "milvus backend" in info.stdout and "10 documents" in info.stdout
+    # A server gets an approximate dense index, searched with ef >= k; a milvus-lite file scans, so it gets FLAT.
+    assert open_store(milvus_server).dense_index() == "HNSW"
 
 
 def test_a_milvus_lite_file_ingested_by_one_command_answers_the_next(corpus, tmp_path):

@@ -55,6 +55,11 @@ BM25_K1, BM25_B = 1.5, 0.75
 #: sentence vectors alone 7 KB) and are read, in one round trip, only for the passages that get reranked.
 RECORD_FIELDS = ["id", "doc_id", "start", "end", "text", "sentences"]
 VECTOR_FIELDS = ["id", "dense", "svec"]
+#: The dense index: an embedded milvus-lite file scans its rows whatever index it is given (an HNSW index there
+#: searched 100,000 vectors in twice FLAT's time, recall 1.000; docs/scaling.md), so a file gets FLAT, exact.
+#: A server gets HNSW, an approximate graph index that does not scan, searched with ef = max(HNSW_EF, k).
+HNSW_BUILD = {"M": 16, "efConstruction": 200}
+HNSW_EF = 128
 TERM_MAX = 256  # longer "words" (URLs, hashes) get no stored frequency: they weigh as unseen terms
 GRPC_OPTIONS = {"grpc.keepalive_time_ms": 300_000, "grpc.keepalive_permit_without_calls": False}
 
@@ -83,8 +88,13 @@ class Location:
         return cls(text, f"http://{m[1]}:{m[2] or 19530}", m[3])
 
     @property
+    def embedded(self) -> bool:
+        """A milvus-lite file in this process, not a server."""
+        return self.text.startswith(MILVUS_LITE)
+
+    @property
     def where(self) -> str:
-        return self.uri if self.text.startswith(MILVUS_LITE) else self.uri.removeprefix("http://")
+        return self.uri if self.embedded else self.uri.removeprefix("http://")
 
 
 _clients: dict[str, Any] = {}
@@ -112,7 +122,7 @@ def _client(loc: Location):
 
 def _unavailable(loc: Location, exc: Exception) -> StoreUnavailableError:
     reason = str(getattr(exc, "message", "") or exc).splitlines()[0][:160]
-    if loc.text.startswith(MILVUS_LITE):
+    if loc.embedded:
         return StoreUnavailableError(f"The milvus-lite file {loc.uri} cannot be opened ({reason}); check that no "
                                      "other process holds it and that the directory is writable.")
     return StoreUnavailableError(f"The Milvus server at {loc.where} does not answer ({reason}); start it, or check "
@@ -177,6 +187,7 @@ class MilvusStore(Store):
         self._dirty: set[str] = set()  # document rows to write at commit
         self._gone: set[str] = set()  # document rows to delete at commit
         self._df: dict[str, int] = {}
+        self._dense_type: str | None = None  # the dense index's type, read at the first dense search
         # Chunks of the documents this store holds; kept, not summed, since every idf lookup divides by it.
         self._chunks = sum(len(d.chunk_ids) for d in manifest.documents.values())
 
@@ -400,12 +411,14 @@ class MilvusStore(Store):
             clauses.append(f"day <= {int(filters.date_to.strftime('%Y%m%d'))}")
         return " and ".join(clauses)
 
-    def _search(self, data, field: str, k: int, filters: Filters | None, metric: str) -> list[Hit]:
+    def _search(self, data, field: str, k: int, filters: Filters | None, metric: str,
+                params: dict | None = None) -> list[Hit]:
         expr = self.compile(filters)
         if expr is None or k <= 0 or not self.collection:
             return []
+        search = {"metric_type": metric} | ({"params": params} if params else {})
         result = _call(self.loc, self.client.search, self.collection, data=[data], anns_field=field, limit=k,
-                       filter=expr, output_fields=RECORD_FIELDS, search_params={"metric_type": metric})
+                       filter=expr, output_fields=RECORD_FIELDS, search_params=search)
         hits = []
         for row in result[0]:
             entity = {**row["entity"], "id": row["id"]}
@@ -416,7 +429,15 @@ class MilvusStore(Store):
         return hits
 
     def dense_search(self, vector: np.ndarray, k: int, filters: Filters | None = None) -> list[Hit]:
-        return self._search(np.asarray(vector, dtype=np.float32).tolist(), "dense", k, filters, "IP")
+        return self._search(np.asarray(vector, dtype=np.float32).tolist(), "dense", k, filters, "IP",
+                            {"ef": max(HNSW_EF, k)} if self.dense_index() == "HNSW" else None)
+
+    def dense_index(self) -> str:
+        """The type of the dense index this reader searches (an index written before HNSW came is FLAT)."""
+        if self._dense_type is None and self.collection:
+            described = _call(self.loc, self.client.describe_index, self.collection, "dense")
+            self._dense_type = str(described.get("index_type", "FLAT"))
+        return self._dense_type or "FLAT"
 
     def lexical_search(self, text: str, k: int, filters: Filters | None = None) -> list[Hit]:
         terms = self.terms(text)
@@ -490,7 +511,7 @@ class MilvusStore(Store):
                 if _call(loc, client.has_collection, stale):
                     _call(loc, client.drop_collection, stale)
             self._create_collections(name)
-            self.collection = name
+            self.collection, self._dense_type = name, None
             self._insert_rows()
             self._write_frequencies(self._term_delta())
             self.manifest.generation = gen
@@ -599,7 +620,10 @@ class MilvusStore(Store):
         schema.add_function(Function(name="bm25", function_type=FunctionType.BM25, input_field_names=["terms"],
                                      output_field_names=["sparse"]))
         index = client.prepare_index_params()
-        index.add_index("dense", index_type="FLAT", metric_type="IP")
+        if loc.embedded:
+            index.add_index("dense", index_type="FLAT", metric_type="IP")
+        else:
+            index.add_index("dense", index_type="HNSW", metric_type="IP", params=HNSW_BUILD)
         index.add_index("sparse", index_type="SPARSE_INVERTED_INDEX", metric_type="BM25",
                         params={"bm25_k1": BM25_K1, "bm25_b": BM25_B})
         _call(loc, client.create_collection, name, schema=schema, index_params=index)
