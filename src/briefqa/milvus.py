@@ -319,23 +319,27 @@ class MilvusStore(Store):
                              json.loads(row["sentences"] or "[]"))
         self._records[record.id] = record
 
+    def _missing_rows(self, chunk_ids: Sequence[int], cached: dict, fields: list[str]) -> list[dict]:
+        """The rows, with ``fields``, of those chunks not in ``cached``, in one round trip. Both caches are kept
+        bounded first: a reader's working set is a few hundred chunks."""
+        for cache in (self._records, self._vectors):
+            if len(cache) > 50_000:
+                for key in list(cache)[:25_000]:
+                    cache.pop(key, None)
+        missing = [int(c) for c in dict.fromkeys(chunk_ids) if int(c) not in cached]
+        if not missing or not self.collection:
+            return []
+        return _call(self.loc, self.client.get, self.collection, ids=missing, output_fields=fields)
+
     def fetch(self, chunk_ids: Sequence[int]) -> None:
-        missing = [int(c) for c in dict.fromkeys(chunk_ids) if int(c) not in self._records]
-        if missing and self.collection:
-            for row in _call(self.loc, self.client.get, self.collection, ids=missing, output_fields=RECORD_FIELDS):
-                self._remember(row)
-        if len(self._records) > 50_000:  # a reader's working set is a few hundred chunks; keep memory bounded
-            for key in list(self._records)[:25_000]:
-                self._records.pop(key, None)
-                self._vectors.pop(key, None)
+        for row in self._missing_rows(chunk_ids, self._records, RECORD_FIELDS):
+            self._remember(row)
 
     def _fetch_vectors(self, chunk_ids: Sequence[int]) -> None:
         """Read the vectors of those chunks that lack them, in one round trip."""
-        missing = [int(c) for c in dict.fromkeys(chunk_ids) if int(c) not in self._vectors]
-        if missing and self.collection:
-            for row in _call(self.loc, self.client.get, self.collection, ids=missing, output_fields=VECTOR_FIELDS):
-                self._vectors[int(row["id"])] = (np.asarray(row["dense"], dtype=np.float32),
-                                                 _unpack(row["svec"], self.manifest.dimension))
+        for row in self._missing_rows(chunk_ids, self._vectors, VECTOR_FIELDS):
+            self._vectors[int(row["id"])] = (np.asarray(row["dense"], dtype=np.float32),
+                                             _unpack(row["svec"], self.manifest.dimension))
 
     def chunk(self, chunk_id: int) -> ChunkRecord:
         self.fetch([chunk_id])
