@@ -30,9 +30,18 @@ def cluster(tmp_path_factory):
     from ray.cluster_utils import Cluster
 
     os.environ["RAY_TMPDIR"] = str(tmp_path_factory.mktemp("ray"))
-    c = Cluster(initialize_head=False)
-    c.add_node(num_cpus=1, node_ip_address="127.0.0.1", include_dashboard=False)
-    c.add_node(num_cpus=1, node_ip_address="127.0.0.1")
+    # Ray waits a fixed 30 s for a new node to register; on a loaded 2-core CI machine that once ran out
+    # ("The current node timed out during startup"), so a failed start is retried once from scratch.
+    for attempt in (1, 2):
+        c = Cluster(initialize_head=False)
+        try:
+            c.add_node(num_cpus=1, node_ip_address="127.0.0.1", include_dashboard=False)
+            c.add_node(num_cpus=1, node_ip_address="127.0.0.1")
+            break
+        except Exception as e:
+            c.shutdown()
+            if attempt == 2 or "timed out during startup" not in str(e):
+                raise
     yield c.address
     import ray
 
