@@ -8,7 +8,7 @@ evaluates DATASET (retrieval only) on both backends, dense-only and with the def
 Hits@10, Hits@4 and MRR@10 with the median per-question retrieval latency (p50, p95) over ``--runs``.
 
 ``ray`` ingests the first N articles of CORPUS into a new local index in one process and with ``--ray`` (a local
-Ray cluster of this machine's cores: one single-threaded embedding actor per core), ``--runs`` times each,
+Ray cluster of this machine's cores: one embedding actor with a thread per core), ``--runs`` times each,
 alternating, and prints the median chunks per second of each and their ratio; it checks that both indexes hold
 the same chunk texts and ids. Model loading is warmed up first for the single process; Ray's figure includes
 starting its actors and shipping the model, which a long ingest amortises. ``--commit-every D`` sets the
@@ -100,7 +100,7 @@ def ray_ingest(args) -> None:
     print("| ingest | chunks/s | vs one process |")
     print("|---|---|---|")
     print(f"| one process | {one:.1f} | 1.00 |")
-    print(f"| --ray (local cluster, one actor per core) | {fan:.1f} | {fan / one:.2f} |")
+    print(f"| --ray (local cluster, one actor, a thread per core) | {fan:.1f} | {fan / one:.2f} |")
     print(f"\nsame chunk texts and ids: {same}")
 
 

@@ -86,6 +86,15 @@ def test_an_ingest_committing_in_batches_starts_its_actors_once_and_releases_the
     assert pools[0]._actors == []  # killed when the ingest ended
 
 
+def test_embedding_actors_take_as_many_threads_as_the_smallest_node_has_cpus():
+    from briefqa.distributed import layout
+
+    assert layout({"a": 2}) == (2, ["a"])  # a local cluster on two cores: one actor, two threads
+    assert layout({"a": 1, "b": 1}) == (1, ["a", "b"])  # the test cluster: an actor on each node
+    assert layout({"a": 4, "b": 8, "head": 0}) == (4, ["a", "b", "b"])  # no actor where no CPU is
+    assert layout({"head": 0}) == (1, [])
+
+
 def test_ray_evaluation_gives_the_results_of_an_in_process_run(corpus, cluster, tmp_path):
     briefqa.ingest(corpus, index=tmp_path / "ix", progress=False)
     data = tmp_path / "questions.jsonl"
