@@ -95,6 +95,20 @@ def test_embedding_actors_take_as_many_threads_as_the_smallest_node_has_cpus():
     assert layout({"head": 0}) == (1, [])
 
 
+def test_an_actor_with_two_threads_embeds_the_batches_of_a_single_process(monkeypatch):
+    # What a local cluster on two cores runs: one actor, a job of two batches embedded side by side.
+    from briefqa.distributed import _Embedder
+    from briefqa.embed import get_embedder
+
+    monkeypatch.setenv("BRIEFQA_THREADS", "2")  # the actor sets it; monkeypatch restores it afterwards
+    texts = [f"Report {i}: the port reopened. Ships queued for {i} days." * (1 + i % 5) for i in range(10)]
+    spans = [[(0, len(t))] for t in texts]
+    vectors, sentences = _Embedder("onnx-int8", 2, None).embed(texts, spans, 4)
+    one, one_sentences = get_embedder("onnx-int8").encode_passages(texts, spans, batch_size=4)
+    assert np.array_equal(vectors, one)
+    assert all(np.array_equal(a, b) for a, b in zip(sentences, one_sentences, strict=True))
+
+
 def test_ray_evaluation_gives_the_results_of_an_in_process_run(corpus, cluster, tmp_path):
     briefqa.ingest(corpus, index=tmp_path / "ix", progress=False)
     data = tmp_path / "questions.jsonl"
