@@ -43,6 +43,8 @@ def candidates(qa, path: str) -> list[dict]:
     out = []
     for row in labelled(qa, path):
         if row.answerable and row.y.any():
+            # The wide candidates (top rerank_top passages) begin with the top k passages' sentences, which
+            # are the ones row.y labels.
             sentences = [c.text for c in row.rerank[0][: len(row.y)]]
             out.append({"q": row.question, "sents": sentences, "y": row.y,
                         "p": scorer.verdict(row.question, row.x).probabilities})

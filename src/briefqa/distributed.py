@@ -124,7 +124,7 @@ class EmbeddingPool:
 
     def __init__(self, address: str | None) -> None:
         self.ray = connect(address)
-        self.threads = 1
+        self.threads = 1  # per actor, set with the actors by _pool
         self._runtime: str | None = None
         self._actors: list = []
 
@@ -136,12 +136,12 @@ class EmbeddingPool:
 
         if runtime != self._runtime:
             self.close()
-            model = get_embedder(runtime).onnx_bytes() if runtime not in TORCH_RUNTIMES else None
-            model_ref = self.ray.put(model)
             self.threads, nodes = layout(_node_cpus(self.ray))
-            if not nodes:
+            if not nodes:  # before reading and shipping the model, which would go nowhere
                 raise StoreUnavailableError("The Ray cluster has no node with a CPU to embed on; add a node with "
                                             "`ray start --address ...`, or ingest without --ray.")
+            model = get_embedder(runtime).onnx_bytes() if runtime not in TORCH_RUNTIMES else None
+            model_ref = self.ray.put(model)
             actor = self.ray.remote(num_cpus=self.threads)(_Embedder)
             self._actors = [actor.options(scheduling_strategy=NodeAffinitySchedulingStrategy(node, soft=True))
                             .remote(runtime, self.threads, model_ref) for node in nodes]
