@@ -35,6 +35,17 @@ def test_names_the_question_already_gives_are_not_the_answer():
         "Mukhtar Mammadov"
 
 
+@pytest.mark.parametrize(("question", "sentence", "span"), [
+    # A describing compound names no person or firm; as a place it names the place.
+    ("Who produced the album?", "Despite her age, the Calgary-born musician has had a journey.", None),
+    ("Where is Multiflight based?", "Steve Borrowdale of Multiflight, a Leeds-based engineer, says so.", "Leeds"),
+    # A capitalised word that only opens the sentence is not part of the name.
+    ("Which club did Cole Palmer leave?", "Former Manchester City player Cole Palmer has scored.", "Manchester City"),
+])
+def test_what_only_looks_like_a_name_is_not_the_short_answer(question, sentence, span):
+    assert short_answer(question, sentence) == span
+
+
 def test_a_capitalised_month_is_a_date_and_a_name_may_open_the_sentence():
     assert short_answer("Who won the women's World Cup in 2023?",
                         "Spain won the women's World Cup on 20 August 2023, beating England 1–0.") == "Spain"

@@ -216,13 +216,32 @@ a an the this that these those it its he she they we i you his her their our my 
 yet after before when while if as at in on for from with by of to meanwhile still also then now today yesterday
 last next some many most all both each one two according despite although though because since what who which
 where why how not no more such other another once even only just instead earlier later currently finally first
-second new under over during until unlike like among amid without within between
+second new under over during until unlike like among amid without within between former
 """.split())
 _CALENDAR = re.compile(rf"(?:{_MONTHS}|monday|tuesday|wednesday|thursday|friday|saturday|sunday)\.?", re.I)
 
 
 def _words(text: str) -> set[str]:
     return {w[:6] for w in re.findall(r"[a-z0-9]+", text.lower()) if len(w) > 2}
+
+
+#: Capitalised compounds that describe rather than name: "a Leeds-based engineer" names a place, not a firm.
+_DESCRIBING = re.compile(r"-(?:based|born|bred|raised|headquartered|led|backed|owned|run|made|built|style|"
+                         r"listed|funded|focused|themed|inspired|era|winning|area)$", re.I)
+
+
+def _named(kind: str, sentence: str, a: int, b: int) -> tuple[int, int] | None:
+    """A name span cleaned of what only looks like a name: a capitalised opener ("Former Manchester City" is
+    Manchester City) and a describing compound ("Calgary-born" is no person; as a place it is Calgary)."""
+    first = re.match(r"(\w+)\s+", sentence[a:b])
+    if a == 0 and first and first.group(1).lower() in _OPENERS:
+        a += first.end()
+    m = _DESCRIBING.search(sentence[a:b])
+    if m:
+        if kind != "place":
+            return None
+        b = a + m.start()
+    return (a, b) if a < b else None
 
 
 def new_spans(kind: str, sentence: str, question: str) -> list[tuple[int, int]]:
@@ -271,6 +290,9 @@ def short_answer(question: str, sentence: str) -> str | None:
     if not exp.wants_span:
         return None
     candidates = new_spans(exp.kind, sentence, question)
+    if exp.kind in NAME_KINDS:
+        # Only the span shown is cleaned: the scorer's features were fitted on the spans as found.
+        candidates = [c for c in (_named(exp.kind, sentence, a, b) for a, b in candidates) if c]
     if not candidates:
         return None
     asked = _words(question) | {f[:6] for f in exp.focus}
