@@ -2,7 +2,7 @@
 
 import pytest
 
-from briefqa.expect import expectation, holds, short_answer
+from briefqa.expect import expectation, holds, not_english, short_answer
 
 CASES = [
     ("When did Israel open its embassy in Baku?", "date",
@@ -76,3 +76,17 @@ def test_a_sentence_without_the_kind_asked_for_does_not_hold_it():
 def test_the_thing_asked_about_is_found_without_a_closing_auxiliary(question, kind, focus):
     exp = expectation(question)
     assert (exp.kind, exp.focus) == (kind, focus)
+
+
+@pytest.mark.parametrize(("question", "foreign"), [
+    ("¿Por qué Azerbaiyán abrió una embajada en Tel Aviv?", True),
+    ("Pourquoi l'Azerbaïdjan a-t-il ouvert une ambassade à Tel-Aviv ?", True),
+    ("Warum hat Aserbaidschan eine Botschaft in Tel Aviv eröffnet?", True),
+    ("Почему Азербайджан открыл посольство в Тель-Авиве?", True),
+    ("阿塞拜疆为什么在特拉维夫开设大使馆？", True),
+    # English, though short, all names, or naming things in other languages.
+    ("And Tehran?", False), ("Tehran?", False), ("What did Le Monde say about la Liga?", False),
+    ("Who is the CEO of Die Zeit?", False),
+])
+def test_a_question_in_another_language_is_told_from_an_english_one(question, foreign):
+    assert not_english(question) is foreign

@@ -79,6 +79,15 @@ def test_odd_questions_get_an_answer_or_an_abstention(qa, question):
     assert ans.text and (ans.abstained or ans.citations)
 
 
+@pytest.mark.parametrize("question", ["¿Por qué terminó la huelga de los estibadores?",
+                                      "Почему забастовка закончилась?"])
+def test_a_question_in_another_language_abstains_saying_so(qa, question):
+    ans = qa.ask(question)
+    assert ans.abstained and ans.citations == [] and ans.short_answer is None
+    assert ans.text.startswith("The question does not look like English")
+    assert ("listed as related" in ans.text) == bool(ans.passages)
+
+
 def test_each_question_style_abstains_from_the_threshold_its_training_chose():
     scorer = SentenceScorer.packaged()
     short, long = "How many seats does the arena have?", " ".join(["Did the Nordic Post report"] * 6) + "?"

@@ -12,6 +12,7 @@ signals rather than trusting them.
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -163,6 +164,23 @@ def _focus(q: str) -> tuple[str, ...]:
             if words:
                 return words
     return ()
+
+
+def not_english(question: str) -> bool:
+    """Whether ``question`` is plainly in another language: mostly in another script, or holding more of
+    another language's function words (bm25s' lists) than of English ones. A question of names alone, or a
+    tie, counts as English: the benefit of the doubt goes to answering."""
+    from .lexical import stopword_lists
+    from .scorer import _STOPWORDS
+
+    letters = [ch for ch in question if ch.isalpha()]
+    if sum(not unicodedata.name(ch, "").startswith("LATIN") for ch in letters) > len(letters) / 2:
+        return True
+    words = re.findall(r"\w+", question.lower())
+    lists = stopword_lists()
+    english = sum(w in _STOPWORDS or w in lists["EN"] for w in words)
+    other = max((sum(w in stop for w in words) for name, stop in lists.items() if name != "EN"), default=0)
+    return other >= 2 and other > english
 
 
 @lru_cache(maxsize=4096)

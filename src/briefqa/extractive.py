@@ -235,12 +235,19 @@ def abstention(question: str) -> str:
     return f"The articles in this index do not say: “{asked}?” The closest passages are listed as related."
 
 
+#: The answer to a question in another language: the scorer reads English words, so any quote would be a guess.
+NOT_ENGLISH = "The question does not look like English; the answerer reads English only, so ask it in English."
+
+
 def scored_answer(question: str, passages: Sequence[Passage], store, embedder, settings: Settings,
                   scorer=None) -> Extracted:
     """The scored answerer (see the module's docstring)."""
-    from .expect import expectation, short_answer
+    from .expect import expectation, not_english, short_answer
     from .scorer import SentenceScorer
 
+    if not_english(question):
+        related = " The closest passages are listed as related." if passages else ""
+        return Extracted(NOT_ENGLISH + related, [], [], True, None, 0.0)
     scorer = scorer or SentenceScorer.packaged()
     scored = score_sentences(question, passages, store, embedder, scorer)
     confidence = 1 - scored.unanswerable

@@ -49,15 +49,20 @@ def _stemmer(language: str):
 
 
 @lru_cache(maxsize=1)
-def _stopwords() -> frozenset[str]:
-    """bm25s' English stop words, read from its ``stopwords`` module without running the package's
-    ``__init__`` (which imports scipy)."""
+def stopword_lists() -> dict[str, frozenset[str]]:
+    """bm25s' stop words by language ("EN", "FRENCH", ...), read from its ``stopwords`` module without running
+    the package's ``__init__`` (which imports scipy)."""
     spec = importlib.util.find_spec("bm25s")
     path = Path(next(iter(spec.submodule_search_locations))) / "stopwords.py"
     module_spec = importlib.util.spec_from_file_location("briefqa._bm25s_stopwords", path)
     module = importlib.util.module_from_spec(module_spec)
     module_spec.loader.exec_module(module)
-    return frozenset(module.STOPWORDS_EN)
+    return {name.removeprefix("STOPWORDS_"): frozenset(words) for name, words in vars(module).items()
+            if name.startswith("STOPWORDS_") and name != "STOPWORDS_EN_PLUS"}
+
+
+def _stopwords() -> frozenset[str]:
+    return stopword_lists()["EN"]
 
 
 def analyse(text: str, stemmer: str = "") -> list[str]:
