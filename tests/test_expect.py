@@ -41,6 +41,11 @@ def test_names_the_question_already_gives_are_not_the_answer():
     ("Where is Multiflight based?", "Steve Borrowdale of Multiflight, a Leeds-based engineer, says so.", "Leeds"),
     # A capitalised word that only opens the sentence is not part of the name.
     ("Which club did Cole Palmer leave?", "Former Manchester City player Cole Palmer has scored.", "Manchester City"),
+    # A person's name holds no weekday and no department.
+    ("Which slugger was ruled out?", "Before Tuesday's Game 4, slugger Adolis Garcia was ruled out.", "Adolis Garcia"),
+    ("Which neuroscientist led it?", "So said Paula Desplats of the Department of Neurosciences.", "Paula Desplats"),
+    # A name made mostly of the question's words restates the question.
+    ("Which film caps Disney Animation's centenary?", "Walt Disney Animation's new movie, Wish, caps it.", "Wish"),
 ])
 def test_what_only_looks_like_a_name_is_not_the_short_answer(question, sentence, span):
     assert short_answer(question, sentence) == span

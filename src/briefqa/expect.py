@@ -248,6 +248,11 @@ _DESCRIBING = re.compile(r"-(?:based|born|bred|raised|headquartered|led|backed|o
                          r"listed|funded|focused|themed|inspired|era|winning|area)$", re.I)
 
 
+#: Words no person's name holds: "Tuesday's Game", "Department of Neurosciences" answer no "who".
+_NOT_PERSON = re.compile(rf"\b(?:(?:mon|tues|wednes|thurs|fri|satur|sun)day|{_ORG_WORDS}|department|institute|"
+                         r"inc|ltd|corp|news|times|post|journal|game|cup|league|series|awards?)\b", re.I)
+
+
 def _named(kind: str, sentence: str, a: int, b: int) -> tuple[int, int] | None:
     """A name span cleaned of what only looks like a name: a capitalised opener ("Former Manchester City" is
     Manchester City) and a describing compound ("Calgary-born" is no person; as a place it is Calgary)."""
@@ -259,6 +264,8 @@ def _named(kind: str, sentence: str, a: int, b: int) -> tuple[int, int] | None:
         if kind != "place":
             return None
         b = a + m.start()
+    if kind == "person" and _NOT_PERSON.search(sentence[a:b]):
+        return None
     return (a, b) if a < b else None
 
 
@@ -298,6 +305,11 @@ def _preference(kind: str, sentence: str, span: tuple[int, int]) -> float:
     return bonus
 
 
+def _asked_share(text: str, question: str) -> float:
+    said = _words(text)
+    return len(said & _words(question)) / len(said) if said else 0.0
+
+
 def short_answer(question: str, sentence: str) -> str | None:
     """The span of ``sentence`` that answers ``question``, when the question asks for one and one is there.
 
@@ -311,6 +323,10 @@ def short_answer(question: str, sentence: str) -> str | None:
     if exp.kind in NAME_KINDS:
         # Only the span shown is cleaned: the scorer's features were fitted on the spans as found.
         candidates = [c for c in (_named(exp.kind, sentence, a, b) for a, b in candidates) if c]
+        # A name mostly made of the question's words restates it ("Walt Disney Animation" for "which film caps
+        # Disney Animation's ..."): the answer is a name the question does not already half give.
+        fresh = [(a, b) for a, b in candidates if _asked_share(sentence[a:b], question) <= 0.5]
+        candidates = fresh or candidates
     if not candidates:
         return None
     asked = _words(question) | {f[:6] for f in exp.focus}
