@@ -1,6 +1,7 @@
 """The evaluation runner: datasets as they are, resumable runs, configurations side by side, readable reports."""
 
 import json
+import re
 import shutil
 
 import pytest
@@ -8,7 +9,7 @@ import pytest
 import briefqa
 from briefqa import DatasetError
 from briefqa.dataset import read_dataset
-from briefqa.evaluation import EvalConfig, EvalReport, compare, evaluate, read_config
+from briefqa.evaluation import EvalConfig, EvalReport, checkout_commit, compare, evaluate, read_config, short_commit
 from conftest import SEED
 
 MULTIHOP_ITEMS = [
@@ -114,3 +115,11 @@ def test_cli_eval_and_its_errors(seed_index, tmp_path):
 
 def test_public_api_exports_evaluate():
     assert briefqa.evaluate is evaluate
+
+
+def test_a_report_names_its_commit_and_whether_the_code_differed_from_it():
+    assert short_commit("d40228b71c6c32adeb1f901ed028ee353b317ddf") == "d40228b71c"
+    assert short_commit("d40228b71c6c32adeb1f901ed028ee353b317ddf-dirty") == "d40228b71c-dirty"
+    assert short_commit(None) == "unknown"
+    commit = checkout_commit()  # None outside a git checkout (an installed wheel)
+    assert commit is None or re.fullmatch(r"[0-9a-f]{40}(-dirty)?", commit)

@@ -239,7 +239,7 @@ def evaluate(dataset: str | Path | Dataset, index: str | Path | None = None,
         index=_index_summary(qa),
         configs=[_aggregate(c, config_settings[c.key],
                             [r for r in records if r["config_key"] == c.key and r["id"] in keep]) for c in configs],
-        retrieval_only=retrieval_only, limit=limit, versions=_versions(), git_commit=_git_commit(),
+        retrieval_only=retrieval_only, limit=limit, versions=_versions(), git_commit=checkout_commit(),
         created_at=datetime.now(UTC).isoformat(timespec="seconds"), warnings=warnings)
     if out_dir:
         report.write(out_dir)
@@ -261,12 +261,22 @@ def _versions() -> dict[str, str]:
     return out
 
 
-def _git_commit() -> str | None:
+def checkout_commit() -> str | None:
+    """The checkout's commit, with "-dirty" when tracked files differ from it: a run on uncommitted code is
+    not that commit's run."""
     try:
-        return subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5,
+        return subprocess.run(["git", "describe", "--always", "--dirty", "--abbrev=40", "--match=-"],
+                              capture_output=True, text=True, timeout=5,
                               cwd=Path(__file__).parent).stdout.strip() or None
     except (OSError, subprocess.SubprocessError):
         return None
+
+
+def short_commit(commit: str | None) -> str:
+    """A commit as reports print it: ten hex digits, and "-dirty" kept."""
+    if not commit:
+        return "unknown"
+    return commit[:10] + ("-dirty" if commit.endswith("-dirty") else "")
 
 
 # -- scoring ------------------------------------------------------------------------------------------------
@@ -388,7 +398,7 @@ class EvalReport:
                  f"{self.dataset['sha256'][:12]}), index `{self.index['path']}`: {self.index['documents']} "
                  f"documents, {self.index['chunks']} chunks of {self.index['chunk_size']} tokens, "
                  f"{self.index['embedder']}. {'Retrieval only. ' if self.retrieval_only else ''}"
-                 f"Commit {(self.git_commit or 'unknown')[:10]}, {self.created_at}.", ""]
+                 f"Commit {short_commit(self.git_commit)}, {self.created_at}.", ""]
         for w in self.warnings:
             lines += [f"> **Warning:** {w}", ""]
         for title, names in GROUPS:
@@ -497,8 +507,8 @@ def match_configs(ra: EvalReport, rb: EvalReport) -> tuple[list[tuple[ConfigResu
 def compare(a: str | Path, b: str | Path) -> str:
     """A Markdown table of two reports' overall metrics per configuration, with B − A, saying what it matched."""
     ra, rb = EvalReport.load(a), EvalReport.load(b)
-    lines = [f"A: {a} ({ra.created_at}, commit {(ra.git_commit or '?')[:10]})",
-             f"B: {b} ({rb.created_at}, commit {(rb.git_commit or '?')[:10]})", ""]
+    lines = [f"A: {a} ({ra.created_at}, commit {short_commit(ra.git_commit)})",
+             f"B: {b} ({rb.created_at}, commit {short_commit(rb.git_commit)})", ""]
     if ra.dataset["sha256"] != rb.dataset["sha256"]:
         lines += ["> Warning: the two reports used different datasets.", ""]
     pairs, unmatched = match_configs(ra, rb)
