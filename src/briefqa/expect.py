@@ -234,7 +234,7 @@ a an the this that these those it its he she they we i you his her their our my 
 yet after before when while if as at in on for from with by of to meanwhile still also then now today yesterday
 last next some many most all both each one two according despite although though because since what who which
 where why how not no more such other another once even only just instead earlier later currently finally first
-second new under over during until unlike like among amid without within between former
+second new under over during until unlike like among amid without within between
 """.split())
 _CALENDAR = re.compile(rf"(?:{_MONTHS}|monday|tuesday|wednesday|thursday|friday|saturday|sunday)\.?", re.I)
 
@@ -257,7 +257,7 @@ def _named(kind: str, sentence: str, a: int, b: int) -> tuple[int, int] | None:
     """A name span cleaned of what only looks like a name: a capitalised opener ("Former Manchester City" is
     Manchester City) and a describing compound ("Calgary-born" is no person; as a place it is Calgary)."""
     first = re.match(r"(\w+)\s+", sentence[a:b])
-    if a == 0 and first and first.group(1).lower() in _OPENERS:
+    if a == 0 and first and first.group(1).lower() in _OPENERS | {"former"}:
         a += first.end()
     m = _DESCRIBING.search(sentence[a:b])
     if m:

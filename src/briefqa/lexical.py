@@ -62,6 +62,7 @@ def stopword_lists() -> dict[str, frozenset[str]]:
 
 
 def _stopwords() -> frozenset[str]:
+    """The English ones, which BM25 drops."""
     return stopword_lists()["EN"]
 
 
