@@ -305,9 +305,9 @@ def _preference(kind: str, sentence: str, span: tuple[int, int]) -> float:
     return bonus
 
 
-def _asked_share(text: str, question: str) -> float:
+def _asked_share(text: str, asked: set[str]) -> float:
     said = _words(text)
-    return len(said & _words(question)) / len(said) if said else 0.0
+    return len(said & asked) / len(said) if said else 0.0
 
 
 def short_answer(question: str, sentence: str) -> str | None:
@@ -320,16 +320,17 @@ def short_answer(question: str, sentence: str) -> str | None:
     if not exp.wants_span:
         return None
     candidates = new_spans(exp.kind, sentence, question)
+    question_words = _words(question)
     if exp.kind in NAME_KINDS:
         # Only the span shown is cleaned: the scorer's features were fitted on the spans as found.
         candidates = [c for c in (_named(exp.kind, sentence, a, b) for a, b in candidates) if c]
         # A name mostly made of the question's words restates it ("Walt Disney Animation" for "which film caps
         # Disney Animation's ..."): the answer is a name the question does not already half give.
-        fresh = [(a, b) for a, b in candidates if _asked_share(sentence[a:b], question) <= 0.5]
+        fresh = [(a, b) for a, b in candidates if _asked_share(sentence[a:b], question_words) <= 0.5]
         candidates = fresh or candidates
     if not candidates:
         return None
-    asked = _words(question) | {f[:6] for f in exp.focus}
+    asked = question_words | {f[:6] for f in exp.focus}
     anchors = [m.start() for m in re.finditer(r"[a-z0-9]+", sentence.lower()) if m.group(0)[:6] in asked]
 
     def cost(span: tuple[int, int]) -> float:

@@ -229,10 +229,14 @@ def _reading_order(chosen: list[int], scored: Scored, passages: Sequence[Passage
     return sorted(chosen, key=key)
 
 
+#: What an abstention adds: the passages retrieval found are still shown.
+RELATED = "The closest passages are listed as related."
+
+
 def abstention(question: str) -> str:
     """What the answer says when the articles do not say."""
     asked = " ".join(question.split()).rstrip("?. ")
-    return f"The articles in this index do not say: “{asked}?” The closest passages are listed as related."
+    return f"The articles in this index do not say: “{asked}?” {RELATED}"
 
 
 #: The answer to a question in another language: the scorer reads English words, so any quote would be a guess.
@@ -246,8 +250,7 @@ def scored_answer(question: str, passages: Sequence[Passage], store, embedder, s
     from .scorer import SentenceScorer
 
     if not_english(question):
-        related = " The closest passages are listed as related." if passages else ""
-        return Extracted(NOT_ENGLISH + related, [], [], True, None, 0.0)
+        return Extracted(f"{NOT_ENGLISH} {RELATED}" if passages else NOT_ENGLISH, [], [], True, None, 0.0)
     scorer = scorer or SentenceScorer.packaged()
     scored = score_sentences(question, passages, store, embedder, scorer)
     confidence = 1 - scored.unanswerable
