@@ -61,6 +61,19 @@ def test_a_question_naming_two_reports_gets_a_labelled_sentence_from_each_oldest
     assert "pay rise of 9%" in ans.sentences[0].text and "pay rise of 6%" in ans.sentences[1].text
 
 
+def test_a_question_about_the_order_of_two_reports_opens_by_stating_their_publication_order(qa):
+    ans = qa.ask("Did the Coast Daily report the dock workers' pay rise before the Nordic Post did?")
+    assert re.fullmatch(r"In order of publication: Nordic Post, 2023-11-01 \[\d\], then Coast Daily, 2023-11-05 "
+                        r"\[\d\]\.", ans.sentences[0].text)
+    assert ans.sentences[0].markers == [int(m) for m in re.findall(r"\[(\d)\]", ans.sentences[0].text)]
+    assert [s.text.split(":")[0] for s in ans.sentences[1:]] == ["Nordic Post, 2023-11-01", "Coast Daily, 2023-11-05"]
+
+
+def test_a_question_naming_two_reports_but_not_their_order_states_none(qa):
+    ans = qa.ask("What pay rise did the Nordic Post and the Coast Daily report for the dock workers?")
+    assert not any(s.text.startswith("In order of publication") for s in ans.sentences)
+
+
 def test_the_packaged_model_matches_the_features_it_scores():
     model = SentenceScorer.packaged().model
     assert tuple(model["features"]) == FEATURES and set(model["routes"]) == {"short", "long"}
