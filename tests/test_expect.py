@@ -44,6 +44,13 @@ def test_names_the_question_already_gives_are_not_the_answer():
     # A person's name holds no weekday and no department.
     ("Which slugger was ruled out?", "Before Tuesday's Game 4, slugger Adolis Garcia was ruled out.", "Adolis Garcia"),
     ("Which neuroscientist led it?", "So said Paula Desplats of the Department of Neurosciences.", "Paula Desplats"),
+    # A person the question names by surname is not who it asks about; nor is a building.
+    ("Which judge ruled that Trump committed fraud?", "Judge Arthur Engoron said Donald Trump committed fraud.",
+     "Arthur Engoron"),
+    ("Which judge ruled that Trump committed fraud?", "A judge ruled that Donald Trump committed fraud.", None),
+    ("Who spoke for the government?", "The White House said it would respond.", None),
+    # A title stripped from a name leaves no joining word behind.
+    ("Who runs the trading firm?", "Its founder, the CEO of Alameda, resigned.", "Alameda"),
     # A name made mostly of the question's words restates the question.
     ("Which film caps Disney Animation's centenary?", "Walt Disney Animation's new movie, Wish, caps it.", "Wish"),
 ])

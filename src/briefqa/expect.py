@@ -250,15 +250,20 @@ _DESCRIBING = re.compile(r"-(?:based|born|bred|raised|headquartered|led|backed|o
 
 #: Words no person's name holds: "Tuesday's Game", "Department of Neurosciences" answer no "who".
 _NOT_PERSON = re.compile(rf"\b(?:(?:mon|tues|wednes|thurs|fri|satur|sun)day|{_ORG_WORDS}|department|institute|"
-                         r"inc|ltd|corp|news|times|post|journal|game|cup|league|series|awards?)\b", re.I)
+                         r"inc|ltd|corp|news|times|post|journal|game|cup|league|series|awards?|house|congress|senate|parliament|"
+                         r"assembly|commission)\b", re.I)
 
 
 def _named(kind: str, sentence: str, a: int, b: int) -> tuple[int, int] | None:
     """A name span cleaned of what only looks like a name: a capitalised opener ("Former Manchester City" is
-    Manchester City) and a describing compound ("Calgary-born" is no person; as a place it is Calgary)."""
+    Manchester City), a joining word a title left behind ("of Alameda"), and a describing compound
+    ("Calgary-born" is no person; as a place it is Calgary)."""
     first = re.match(r"(\w+)\s+", sentence[a:b])
     if a == 0 and first and first.group(1).lower() in _OPENERS | {"former"}:
         a += first.end()
+    joiner = re.match(r"(?:of|the|and|&)\s+", sentence[a:b])  # left by a stripped title: "CEO of Alameda"
+    if joiner:
+        a += joiner.end()
     m = _DESCRIBING.search(sentence[a:b])
     if m:
         if kind != "place":
@@ -310,6 +315,13 @@ def _asked_share(text: str, asked: set[str]) -> float:
     return len(said & asked) / len(said) if said else 0.0
 
 
+def _surname_asked(name: str, asked: set[str]) -> bool:
+    """Whether the question already names this person by surname ("Donald Trump" for "which judge ruled that
+    Trump committed fraud?"): news calls people by their last name."""
+    words = re.findall(r"[a-z0-9]+", name.lower())
+    return len(words) >= 2 and words[-1][:6] in asked
+
+
 def short_answer(question: str, sentence: str) -> str | None:
     """The span of ``sentence`` that answers ``question``, when the question asks for one and one is there.
 
@@ -326,6 +338,8 @@ def short_answer(question: str, sentence: str) -> str | None:
         candidates = [c for c in (_named(exp.kind, sentence, a, b) for a, b in candidates) if c]
         # A name mostly made of the question's words restates it ("Walt Disney Animation" for "which film caps
         # Disney Animation's ..."): the answer is a name the question does not already half give.
+        if exp.kind == "person":  # a person the question names already is no answer to "who"
+            candidates = [(a, b) for a, b in candidates if not _surname_asked(sentence[a:b], question_words)]
         fresh = [(a, b) for a, b in candidates if _asked_share(sentence[a:b], question_words) <= 0.5]
         candidates = fresh or candidates
     if not candidates:
