@@ -250,8 +250,8 @@ _DESCRIBING = re.compile(r"-(?:based|born|bred|raised|headquartered|led|backed|o
 
 #: Words no person's name holds: "Tuesday's Game", "Department of Neurosciences" answer no "who".
 _NOT_PERSON = re.compile(rf"\b(?:(?:mon|tues|wednes|thurs|fri|satur|sun)day|{_ORG_WORDS}|department|institute|"
-                         r"inc|ltd|corp|news|times|post|journal|game|cup|league|series|awards?|house|congress|senate|parliament|"
-                         r"assembly|commission)\b", re.I)
+                         r"inc|ltd|corp|news|times|post|journal|game|cup|league|series|awards?|house|congress|"
+                         r"senate|parliament|assembly|commission)\b", re.I)
 
 
 def _named(kind: str, sentence: str, a: int, b: int) -> tuple[int, int] | None:
@@ -336,10 +336,10 @@ def short_answer(question: str, sentence: str) -> str | None:
     if exp.kind in NAME_KINDS:
         # Only the span shown is cleaned: the scorer's features were fitted on the spans as found.
         candidates = [c for c in (_named(exp.kind, sentence, a, b) for a, b in candidates) if c]
-        # A name mostly made of the question's words restates it ("Walt Disney Animation" for "which film caps
-        # Disney Animation's ..."): the answer is a name the question does not already half give.
         if exp.kind == "person":  # a person the question names already is no answer to "who"
             candidates = [(a, b) for a, b in candidates if not _surname_asked(sentence[a:b], question_words)]
+        # A name mostly made of the question's words restates it ("Walt Disney Animation" for "which film caps
+        # Disney Animation's ..."): the answer is a name the question does not already half give.
         fresh = [(a, b) for a, b in candidates if _asked_share(sentence[a:b], question_words) <= 0.5]
         candidates = fresh or candidates
     if not candidates:

@@ -277,19 +277,19 @@ def scored_answer(question: str, passages: Sequence[Passage], store, embedder, s
         chosen.insert(0, top)
     short = short_answer(question, scored.candidates[top].text)
     chosen = _reading_order(chosen, scored, passages)
-    order = publication_order(chosen, scored, passages) if parts and ASKS_ORDER.search(question) else None
+    order = _publication_order(chosen, scored, passages) if parts and _ASKS_ORDER.search(question) else None
     return _compose(chosen, scored, passages, short, confidence, labelled=bool(parts), lead=order)
 
 
 #: Words that ask how reports stand in time. Left out, as they mostly do not on the MultiHop-RAG dev questions:
 #: "following" (mostly "because of"), "previous" and "prior" ("the previous year"), "first" ("their first win"),
 #: the noun "changes".
-ASKS_ORDER = re.compile(r"\b(?:before|after|between|earlier|later|subsequent(?:ly)?|preced(?:e|ed|es|ing)|"
+_ASKS_ORDER = re.compile(r"\b(?:before|after|between|earlier|later|subsequent(?:ly)?|preced(?:e|ed|es|ing)|"
                         r"changed?|remain(?:ed|s)?|(?:reported|published|wrote|covered) (?:it )?first|"
                         r"first to (?:report|publish|cover))\b", re.I)
 
 
-def publication_order(chosen: list[int], scored: Scored, passages: Sequence[Passage]) -> AnswerSentence | None:
+def _publication_order(chosen: list[int], scored: Scored, passages: Sequence[Passage]) -> AnswerSentence | None:
     """The order the quoted reports were published in, from their metadata, as a cited sentence: "In order of
     publication: Nordic Post, 2023-11-01 [2], then Coast Daily, 2023-11-05 [1]." None unless at least two
     reports are quoted and each has a date."""
