@@ -297,10 +297,10 @@ def _publication_order(chosen: list[int], scored: Scored, passages: Sequence[Pas
     for i in chosen:  # already oldest first
         c = scored.candidates[i]
         m = passages[c.passage].metadata
-        day = (m.get("published_at") or "")[:10]
+        source, day = _dateline(m)
         if not day:
             return None
-        reports.setdefault(str(m.get("doc_id")), (m.get("source") or "Untitled", day, c.passage + 1))
+        reports.setdefault(str(m.get("doc_id")), (source, day, c.passage + 1))
     if len(reports) < 2:
         return None
     listed = list(reports.values())
@@ -309,8 +309,13 @@ def _publication_order(chosen: list[int], scored: Scored, passages: Sequence[Pas
     if len({day for _, day, _ in listed}) == 1:
         every = "Both reports were" if len(listed) == 2 else f"All {len(listed)} reports were"
         return AnswerSentence(with_markers(f"{every} published on {listed[0][1]}.", markers), markers, 1.0)
-    parts = [f"{source}, {day} [{marker}]" for source, day, marker in listed]
-    return AnswerSentence(f"In order of publication: {', then '.join(parts)}.", markers, 1.0)
+    entries = [f"{source}, {day} [{marker}]" for source, day, marker in listed]
+    return AnswerSentence(f"In order of publication: {', then '.join(entries)}.", markers, 1.0)
+
+
+def _dateline(metadata: dict) -> tuple[str, str]:
+    """A report's outlet and publication day ("" when undated), as the answer labels it."""
+    return metadata.get("source") or "Untitled", (metadata.get("published_at") or "")[:10]
 
 
 def _compose(chosen: list[int], scored: Scored, passages: Sequence[Passage], short: str | None, confidence: float,
@@ -321,8 +326,8 @@ def _compose(chosen: list[int], scored: Scored, passages: Sequence[Passage], sho
         marker = c.passage + 1
         text = with_markers(c.text, [marker])
         if labelled:
-            m = passages[c.passage].metadata
-            text = f"{m.get('source') or 'Untitled'}, {(m.get('published_at') or 'undated')[:10]}: {text}"
+            source, day = _dateline(passages[c.passage].metadata)
+            text = f"{source}, {day or 'undated'}: {text}"
         sentences.append(AnswerSentence(text, [marker], float(scored.probabilities[i])))
         if marker not in cited:
             cited.add(marker)
