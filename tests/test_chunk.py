@@ -16,6 +16,9 @@ def test_sentences_respect_abbreviations_quotes_and_paragraphs():
     got = [s.text for s in split_sentences(TEXT)]
     assert got == ["Dr. Avdaliani spoke first.", "He said ties will hold!", "Did Tehran agree?",
                    "The U.S. stayed quiet.", "A new paragraph starts here.", "It ends here."]
+    company = "It ships with Super Smash Bros. Ultimate and a case. Warner Bros. Discovery declined."
+    assert [s.text for s in split_sentences(company)] == ["It ships with Super Smash Bros. Ultimate and a case.",
+                                                          "Warner Bros. Discovery declined."]
     quoted = "He said “it is over.” Then he left."
     assert [s.text for s in split_sentences(quoted)] == ["He said “it is over.”", "Then he left."]
 
