@@ -205,6 +205,22 @@ def _range(question: str, dates: list[Mention]) -> tuple[date | None, date | Non
     return None, None, None
 
 
+def _pair_dates(sources: list[Mention], dates: list[Mention]) -> list[tuple[Mention | None, Mention | None]]:
+    """(publication, date) pairs in the question's order. Each date goes with the publication named closest
+    before it (else just after): "the TechCrunch report published on October 7" is one part, not two."""
+    pairs: list[tuple[Mention | None, Mention | None]] = []
+    used: set[int] = set()
+    for dm in dates:
+        before = [i for i, s in enumerate(sources) if s.end <= dm.start]
+        after = [i for i, s in enumerate(sources) if s.start >= dm.end]
+        i = before[-1] if before else (after[0] if after else None)
+        pairs.append((sources[i] if i is not None else None, dm))
+        if i is not None:
+            used.add(i)
+    pairs += [(s, None) for i, s in enumerate(sources) if i not in used]
+    return sorted(pairs, key=lambda p: min(m.start for m in p if m is not None))
+
+
 def analyze(question: str, documents: Mapping[str, DocEntry], admitted: set[str] | None = None,
             catalog: Catalog | None = None) -> QueryAnalysis:
     """The mentions of ``question`` and the parts they make, over the index's ``documents`` (looked up in
@@ -238,19 +254,7 @@ def analyze(question: str, documents: Mapping[str, DocEntry], admitted: set[str]
                 pool = [k for k in pool if documents[k].source == source]
         return catalog.in_order(k for k in pool if admitted is None or k in admitted)
 
-    # Pair every date with the publication named closest before it (else just after): "the TechCrunch report
-    # published on October 7" is one part, not two.
-    pairs: list[tuple[Mention | None, Mention | None]] = []
-    used_sources: set[int] = set()
-    for dm in (m for m in dates if not how):
-        before = [i for i, s in enumerate(src) if s.end <= dm.start]
-        after = [i for i, s in enumerate(src) if s.start >= dm.end]
-        i = before[-1] if before else (after[0] if after else None)
-        pairs.append((src[i] if i is not None else None, dm))
-        if i is not None:
-            used_sources.add(i)
-    pairs += [(s, None) for i, s in enumerate(src) if i not in used_sources]
-    pairs.sort(key=lambda p: min(m.start for m in p if m is not None))
+    pairs = _pair_dates(src, [] if how else dates)
     spans = [(min(m.start for m in p if m), max(m.end for m in p if m)) for p in pairs]
 
     def clause(i: int) -> str:
