@@ -20,7 +20,7 @@ from typing import Protocol
 import numpy as np
 
 from .errors import ConfigError
-from .query import Catalog, QueryAnalysis, analyze
+from .query import Catalog, Part, QueryAnalysis, analyze
 from .records import Passage
 from .settings import Settings
 from .store import Filters, Store
@@ -130,15 +130,10 @@ class Retriever:
 
         analysis = None
         if settings.news_aware:
-            admitted = set(self.store.matching_documents(filters)) if filters else None
-            catalog = self.store.derived("catalog", lambda: Catalog(self.store.documents))
-            analysis = analyze(question, self.store.documents, admitted, catalog)
-            if analysis.date_from or analysis.date_to:
-                ranged = base.narrowed(date_from=analysis.date_from, date_to=analysis.date_to)
-                if self.store.matching_documents(ranged):
-                    filters = base = ranged
-                else:
-                    analysis.notes.append("the question's date range holds no article; it was not applied")
+            analysis = self._analyze(question, filters)
+            ranged = self._question_range(analysis, base)
+            if ranged is not None:
+                filters = base = ranged
 
         dense, lexical = self._rank(question, dvec, settings, n, filters)
         ranks: dict[int, dict[str, int]] = {}
@@ -146,20 +141,12 @@ class Retriever:
             for r, cid in enumerate(ranking, 1):
                 ranks.setdefault(cid, {})[name] = r
         fused = rrf([(dense, wd), (lexical, wl)], settings.rrf_k)
-        part_orders: list[list[int]] = []
-        for i, part in enumerate(analysis.parts if analysis else []):
-            part_filters = base.narrowed(doc_ids=part.doc_ids)
-            if settings.part_query == "clause" and part.text != question:
-                pvec = self.embedder.encode_query(part.text) if dvec is not None else None
-                pd, pl = self._rank(part.text, pvec, settings, n, part_filters)
-            else:
-                pd, pl = self._rank(question, dvec, settings, n, part_filters)
-            part_fused = rrf([(pd, wd), (pl, wl)], settings.rrf_k)
-            order = self._distinct(sorted(part_fused, key=lambda c, pf=part_fused: (-pf[c], c)))
-            part_orders.append(order)
-            for r, cid in enumerate(order, 1):
+        part_orders = [self._part_order(question, part, base, dvec, settings, n)
+                       for part in (analysis.parts if analysis else [])]
+        for i, part_order in enumerate(part_orders):
+            for r, cid in enumerate(part_order, 1):
                 ranks.setdefault(cid, {})[f"part{i + 1}"] = r
-            for cid, score in rrf([(order, settings.part_weight)], settings.rrf_k).items():
+            for cid, score in rrf([(part_order, settings.part_weight)], settings.rrf_k).items():
                 fused[cid] = fused.get(cid, 0.0) + score
         order = self._distinct(sorted(fused, key=lambda c: (-fused[c], c)))
         timings["search"] = time.perf_counter() - t0 - timings["embed"]
@@ -186,6 +173,35 @@ class Retriever:
             passages.append(p)
         timings["total"] = time.perf_counter() - t0
         return Retrieval(passages, analysis, settings.retrieval_mode, timings)
+
+    def _analyze(self, question: str, filters: Filters | None) -> QueryAnalysis:
+        """The question's named reports and dates, within the documents the caller's filters admit."""
+        admitted = set(self.store.matching_documents(filters)) if filters else None
+        catalog = self.store.derived("catalog", lambda: Catalog(self.store.documents))
+        return analyze(question, self.store.documents, admitted, catalog)
+
+    def _question_range(self, analysis: QueryAnalysis, base: Filters) -> Filters | None:
+        """``base`` narrowed to the question's own date range, unless there is none or it holds no article."""
+        if not (analysis.date_from or analysis.date_to):
+            return None
+        ranged = base.narrowed(date_from=analysis.date_from, date_to=analysis.date_to)
+        if self.store.matching_documents(ranged):
+            return ranged
+        analysis.notes.append("the question's date range holds no article; it was not applied")
+        return None
+
+    def _part_order(self, question: str, part: Part, base: Filters, dvec: np.ndarray | None, settings: Settings,
+                    n: int) -> list[int]:
+        """The chunks of one named report, ranked for its own clause of the question (or the whole question)."""
+        part_filters = base.narrowed(doc_ids=part.doc_ids)
+        if settings.part_query == "clause" and part.text != question:
+            pvec = self.embedder.encode_query(part.text) if dvec is not None else None
+            pd, pl = self._rank(part.text, pvec, settings, n, part_filters)
+        else:
+            pd, pl = self._rank(question, dvec, settings, n, part_filters)
+        wd, wl = self._weights(settings)
+        part_fused = rrf([(pd, wd), (pl, wl)], settings.rrf_k)
+        return self._distinct(sorted(part_fused, key=lambda c: (-part_fused[c], c)))
 
     def _reranked(self, question: str, order: list[int], ranks: dict, fused: dict, settings: Settings,
                   k: int) -> list[int]:
