@@ -183,17 +183,11 @@ def evaluate(dataset: str | Path | Dataset, index: str | Path | None = None,
     ``ray`` spreads the questions over a Ray cluster (``True``: a local one; a string: its address), one
     worker per CPU, each with the index open; this process writes and aggregates the results as usual.
     """
-    from tqdm import tqdm
-
     from .api import BriefQA
 
     data = dataset if isinstance(dataset, Dataset) else read_dataset(dataset)
     base = settings or load_settings()
-    configs = [c if isinstance(c, EvalConfig) else EvalConfig(str(c.get("name", f"config-{i + 1}")),
-                                                              {k: v for k, v in c.items() if k != "name"})
-               for i, c in enumerate(configs or [EvalConfig("default")])]
-    if len({c.name for c in configs}) != len(configs):
-        raise DatasetError("Two configurations share a name; give each a unique `name`.")
+    configs = _eval_configs(configs)
     items = data.items[:limit] if limit else data.items
     qa = BriefQA.open(index if index is not None else base.index, settings=base)
     # Every configuration is checked (values, and against the index) before the first question.
@@ -212,25 +206,14 @@ def evaluate(dataset: str | Path | Dataset, index: str | Path | None = None,
     records = [r for r in done if r["config_key"] in {c.key for c in configs}]
     if out_dir:
         out_dir.mkdir(parents=True, exist_ok=True)
-    show = progress if progress is not None else sys.stderr.isatty()
-    sink = results_path.open("a", encoding="utf-8") if results_path else None
-    try:
-        if ray is not None and ray is not False and todo:
-            from .distributed import evaluate_on_ray
+    if ray is not None and ray is not False and todo:
+        from .distributed import evaluate_on_ray
 
-            answered = evaluate_on_ray(qa.store.location, base, todo, retrieval_only, None if ray is True else str(ray))
-        else:
-            answered = (answer_item(qa, c, config_settings[c.key], it, retrieval_only) for c, it in todo)
-        with tqdm(total=len(todo), unit="q", desc="evaluating", disable=not show, file=sys.stderr) as bar:
-            for rec in answered:
-                records.append(rec)
-                if sink:
-                    sink.write(json.dumps(rec, ensure_ascii=False) + "\n")
-                    sink.flush()
-                bar.update(1)
-    finally:
-        if sink:
-            sink.close()
+        answered = evaluate_on_ray(qa.store.location, base, todo, retrieval_only, None if ray is True else str(ray))
+    else:
+        answered = (answer_item(qa, c, config_settings[c.key], it, retrieval_only) for c, it in todo)
+    show = progress if progress is not None else sys.stderr.isatty()
+    records += _collect(answered, len(todo), results_path, show)
 
     keep = {it.id for it in items}
     report = EvalReport(
@@ -244,6 +227,36 @@ def evaluate(dataset: str | Path | Dataset, index: str | Path | None = None,
     if out_dir:
         report.write(out_dir)
     return report
+
+
+def _eval_configs(configs: Sequence[EvalConfig | dict[str, Any]] | None) -> list[EvalConfig]:
+    """The configurations to run, named (``config-N`` when a dict has no name) and distinct by name."""
+    named = [c if isinstance(c, EvalConfig) else EvalConfig(str(c.get("name", f"config-{i + 1}")),
+                                                            {k: v for k, v in c.items() if k != "name"})
+             for i, c in enumerate(configs or [EvalConfig("default")])]
+    if len({c.name for c in named}) != len(named):
+        raise DatasetError("Two configurations share a name; give each a unique `name`.")
+    return named
+
+
+def _collect(answered: Iterable[dict], total: int, results_path: Path | None, show: bool) -> list[dict]:
+    """Collect the answered records, appending each to ``results_path`` as it comes, so a stopped run resumes."""
+    from tqdm import tqdm
+
+    records: list[dict] = []
+    sink = results_path.open("a", encoding="utf-8") if results_path else None
+    try:
+        with tqdm(total=total, unit="q", desc="evaluating", disable=not show, file=sys.stderr) as bar:
+            for rec in answered:
+                records.append(rec)
+                if sink:
+                    sink.write(json.dumps(rec, ensure_ascii=False) + "\n")
+                    sink.flush()
+                bar.update(1)
+    finally:
+        if sink:
+            sink.close()
+    return records
 
 
 def _index_summary(qa) -> dict[str, Any]:
