@@ -181,7 +181,8 @@ class Retriever:
         return analyze(question, self.store.documents, admitted, catalog)
 
     def _question_range(self, analysis: QueryAnalysis, base: Filters) -> Filters | None:
-        """``base`` narrowed to the question's own date range, unless there is none or it holds no article."""
+        """``base`` narrowed to the question's own date range; None when it has none, or when the range holds no
+        article, which the analysis's notes then say."""
         if not (analysis.date_from or analysis.date_to):
             return None
         ranged = base.narrowed(date_from=analysis.date_from, date_to=analysis.date_to)
