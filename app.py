@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from briefqa import BriefQAError, load_settings
-from briefqa.chat import serve
+from briefqa.ui.chat import serve
 
 HERE = Path(__file__).resolve().parent
 

@@ -31,7 +31,7 @@ def main() -> None:
     args = ap.parse_args()
 
     import briefqa
-    from briefqa.evaluation import EvalConfig, evaluate
+    from briefqa.evaluation.runner import EvalConfig, evaluate
 
     dataset, index = args.data, args.index
     if args.data.is_dir():

@@ -38,7 +38,7 @@ QUESTIONS = [
 
 def serve_corpus(corpus: Path):
     import briefqa
-    from briefqa.chat import serve
+    from briefqa.ui.chat import serve
 
     work = Path(tempfile.mkdtemp(prefix="briefqa-chat-"))
     briefqa.ingest(corpus, index=work / "index", progress=False)
@@ -58,7 +58,7 @@ def reply_text(history) -> str:
 def latency(args) -> None:
     from gradio_client import Client
 
-    from briefqa.metrics import percentile
+    from briefqa.evaluation.metrics import percentile
 
     settings, app, url = serve_corpus(args.corpus)
     mode = args.answer_mode or settings.answer_mode
@@ -86,7 +86,7 @@ def latency(args) -> None:
 
 def killer(settings, sig: int, done: threading.Event, log: list[str]) -> None:
     """Send ``sig`` to the LLM worker once it is producing tokens."""
-    from briefqa.llm import gguf_model, llama_worker
+    from briefqa.answering.llm import gguf_model, llama_worker
 
     worker = llama_worker(gguf_model(settings.llm_model), settings.llm_context, settings.llm_threads)
     while not done.is_set():
@@ -101,7 +101,7 @@ def killer(settings, sig: int, done: threading.Event, log: list[str]) -> None:
 def load(args) -> None:
     from gradio_client import Client
 
-    from briefqa.metrics import percentile
+    from briefqa.evaluation.metrics import percentile
 
     settings, app, url = serve_corpus(args.corpus)
     Client(url, verbose=False).predict(DEMO_QUESTION, api_name="/chat")  # warm-up
@@ -160,7 +160,7 @@ def main() -> None:
     ap.add_argument("--llm-every", type=int, default=4, help="load mode: every Nth session asks the LLM (0: none)")
     ap.add_argument("--kill-llm", choices=["SIGILL", "SIGKILL", "SIGSEGV"], help="load mode: kill the worker once")
     args = ap.parse_args()
-    from briefqa._env import offline
+    from briefqa.ui.env import offline
 
     offline()
     (load if args.sessions else latency)(args)

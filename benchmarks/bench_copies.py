@@ -7,7 +7,7 @@
    at top and bottom, the final paragraphs trimmed (a quarter of the long ones cut to their first half), a
    paragraph dropped or one of the outlet's own added, a few
    words changed, a date one or two days later. The copies are mixed with the unchanged corpus.
-2. **Detection quality** on that set, through ingest's own functions (``briefqa.copies``), for several
+2. **Detection quality** on that set, through ingest's own functions (``briefqa.news.copies``), for several
    containment thresholds: pairwise precision and recall against the known copies (the one real
    republication in MultiHop-RAG, Engadget's Black Friday / Cyber Monday deals page, counts as a true pair),
    real pairs merged, and whether the two Sporting News Argentina-Paraguay pages (59% shared) stay apart.
@@ -80,8 +80,8 @@ def _pairs(groups) -> set[tuple[int, int]]:
 
 
 def detection_table(mixed: list[dict], groups: list[set[int]], n_real: int) -> None:
-    from briefqa.copies import CopyFinder, _components, find_pairs, signature
-    from briefqa.store import DocEntry
+    from briefqa.news.copies import CopyFinder, _components, find_pairs, signature
+    from briefqa.store.base import DocEntry
 
     real = {(a, b) for a in range(n_real) for b in range(n_real)
             if a < b and "Black Friday deals on iPads" in mixed[a]["title"] + mixed[b]["title"]
@@ -130,8 +130,8 @@ def ingest_cost(mixed: list[dict], articles: int, runs: int, work: Path) -> None
 
 def retrieval_with_copies(mixed: list[dict], queries: Path, clean_index: Path | None, work: Path) -> None:
     import briefqa
-    from briefqa.evaluation import EvalConfig, evaluate
-    from briefqa.store import store_exists
+    from briefqa.evaluation.runner import EvalConfig, evaluate
+    from briefqa.store.location import store_exists
 
     index = work / "mixed-index"
     if not store_exists(index):

@@ -66,10 +66,10 @@ def main() -> None:
     from langchain_huggingface import HuggingFaceEmbeddings
 
     import briefqa
-    from briefqa.chunk import Chunker
-    from briefqa.embed import get_embedder, model_dir
-    from briefqa.load import load_file
-    from briefqa.metrics import percentile
+    from briefqa.evaluation.metrics import percentile
+    from briefqa.ingestion.chunk import Chunker
+    from briefqa.ingestion.load import load_file
+    from briefqa.models.embed import get_embedder, model_dir
 
     work = Path(tempfile.mkdtemp(prefix="briefqa-bench-"))
     corpus = subset(args.corpus, args.articles, work)

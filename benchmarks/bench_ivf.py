@@ -2,8 +2,8 @@
 
     python benchmarks/bench_ivf.py ../shared/data/multihop-rag/ [--work DIR] [--runs 3]
 
-A segment of ``briefqa.segment.IVF_MIN`` chunks or more is searched through an IVF index (see
-:mod:`briefqa.segment`). Random vectors, which the million-chunk benchmark uses for speed, have no clusters and
+A segment of ``briefqa.store.segment.IVF_MIN`` chunks or more is searched through an IVF index (see
+:mod:`briefqa.store.segment`). Random vectors, which the million-chunk benchmark uses for speed, have no clusters and
 say nothing about recall, so this measures it on real vectors: every stored sentence vector of an index of
 corpus.json (about 58,000, built or reused under --work) is the base, and the questions of queries-dev.json
 (and of ../natural/queries-dev.json when present) embedded by the packaged model are the queries. For each
@@ -22,7 +22,7 @@ import numpy as np
 
 
 def vectors_of(index: Path) -> np.ndarray:
-    from briefqa.index import IndexStore
+    from briefqa.store.local import IndexStore
 
     store = IndexStore.open(index)
     base = np.vstack([np.asarray(s.sentences, dtype=np.float32) for s in store.segments if s.sentences is not None])
@@ -30,7 +30,7 @@ def vectors_of(index: Path) -> np.ndarray:
 
 
 def questions(data: Path) -> list[str]:
-    from briefqa.dataset import read_dataset
+    from briefqa.evaluation.dataset import read_dataset
 
     files = [data / "queries-dev.json", data.parent / "natural" / "queries-dev.json"]
     return [item.question for f in files if f.is_file() for item in read_dataset(f).items]
@@ -56,9 +56,9 @@ def main() -> None:
     import faiss
 
     import briefqa
-    from briefqa.embed import embedder_for_index
-    from briefqa.index import IndexStore
-    from briefqa.segment import ivf_index, ivf_lists, ivf_probes
+    from briefqa.models.embed import embedder_for_index
+    from briefqa.store.local import IndexStore
+    from briefqa.store.segment import ivf_index, ivf_lists, ivf_probes
 
     index = args.work / "index"
     if not IndexStore.exists(index):

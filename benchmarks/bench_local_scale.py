@@ -42,7 +42,7 @@ def _unit(rng, n: int, dtype=np.float32) -> np.ndarray:
 
 
 def _texts(data: Path) -> list[str]:
-    from briefqa.chunk import Chunker
+    from briefqa.ingestion.chunk import Chunker
 
     corpus = json.loads((data / "corpus.json").read_text(encoding="utf-8"))
     chunker = Chunker(256, 0)
@@ -50,7 +50,7 @@ def _texts(data: Path) -> list[str]:
 
 
 def _add(store, rng, texts: list[str], first: int, docs: int) -> None:
-    from briefqa.chunk import split_sentences
+    from briefqa.text import split_sentences
 
     for d in range(first, first + docs):
         spans, sentences = [], []
@@ -69,8 +69,8 @@ def build(index: str, texts: list[str], chunks: int, segment: int) -> float:
     committing."""
     from tqdm import tqdm
 
-    from briefqa.embed import embedder_id
-    from briefqa.store import create_store
+    from briefqa.models.embed import embedder_id
+    from briefqa.store.location import create_store
 
     rng = np.random.default_rng(0)
     store = create_store(index, embedder_id("onnx-int8"), DIM, 256, 0, "cl100k_base", "lexical", "english")
@@ -93,7 +93,7 @@ def _child(code: str) -> dict:
 # Each in a process of its own, as a milvus-lite file opens in one process at a time.
 EXISTS = """
 import json
-from briefqa.store import store_exists
+from briefqa.store.location import store_exists
 print(json.dumps({{"exists": store_exists({index!r})}}))
 """
 
@@ -109,7 +109,7 @@ print(json.dumps({{"commit_s": build({index!r}, _texts(Path({data!r})), {chunks}
 OPEN = """
 import json, time
 t0 = time.perf_counter()
-from briefqa.store import open_store
+from briefqa.store.location import open_store
 s = open_store({index!r})
 opened = time.perf_counter() - t0
 rss = [int(l.split()[1]) for l in open('/proc/self/status') if l.startswith('VmRSS')][0] / 1024
@@ -140,7 +140,7 @@ import numpy as np
 sys.path.insert(0, {bench!r})
 from bench_local_scale import _add, _texts
 from pathlib import Path
-from briefqa.store import open_store, writer
+from briefqa.store.location import open_store, writer
 texts = _texts(Path({data!r}))
 with writer({index!r}):
     s = open_store({index!r})

@@ -20,7 +20,7 @@ from pathlib import Path
 
 
 def _ms(values: list[float]) -> str:
-    from briefqa.metrics import percentile
+    from briefqa.evaluation.metrics import percentile
 
     return f"{percentile(values, 50) * 1000:.0f} | {percentile(values, 95) * 1000:.0f}"
 
@@ -52,7 +52,7 @@ def timeline_table(qa, queries: list[dict]) -> None:
 
 
 def by_source_table(qa, queries: list[dict]) -> None:
-    from briefqa.query import analyze
+    from briefqa.retrieval.query import analyze
 
     named_q = [(q, analyze(q["query"], qa.store.documents).sources) for q in queries]
     named_q = [(q, s) for q, s in named_q if len(s) >= 2]

@@ -48,8 +48,8 @@ def main() -> None:
     args = ap.parse_args()
 
     import briefqa
-    from briefqa.evaluation import EvalConfig, evaluate
-    from briefqa.index import IndexStore
+    from briefqa.evaluation.runner import EvalConfig, evaluate
+    from briefqa.store.local import IndexStore
 
     for spec in args.chunkings.split(","):
         size, _, overlap = spec.partition("/")
@@ -94,9 +94,9 @@ def article_level(index: Path, queries: Path, limit: int | None) -> None:
     import numpy as np
 
     import briefqa
-    from briefqa.dataset import read_dataset
-    from briefqa.metrics import retrieval_scores, squash
-    from briefqa.store import Filters
+    from briefqa.evaluation.dataset import read_dataset
+    from briefqa.evaluation.metrics import retrieval_scores, squash
+    from briefqa.store.base import Filters
 
     qa = briefqa.BriefQA.open(index)
     store = qa.store

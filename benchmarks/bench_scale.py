@@ -37,7 +37,7 @@ def _evaluate(dataset: Path, index: str, name: str, overrides: dict, limit: int 
 def parity(args) -> None:
     from tqdm import tqdm
 
-    from briefqa.store import copy_store, open_store, store_exists
+    from briefqa.store.location import copy_store, open_store, store_exists
 
     args.work.mkdir(parents=True, exist_ok=True)
     lite = f"milvus-lite:{args.work / 'parity.db'}"
@@ -78,7 +78,7 @@ def _subset(corpus: Path, n: int, out: Path) -> Path:
 
 def ray_ingest(args) -> None:
     import briefqa
-    from briefqa.store import open_store
+    from briefqa.store.location import open_store
 
     data = _subset(args.corpus, args.articles, args.work / "data")
     briefqa.ingest(data, index=args.work / "warm", progress=False)  # models loaded and the ONNX export cached

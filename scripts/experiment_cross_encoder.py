@@ -37,7 +37,7 @@ def candidates(qa, path: str) -> list[dict]:
     scorer's probabilities."""
     from train_scorer import labelled
 
-    from briefqa.scorer import SentenceScorer
+    from briefqa.relevance.scorer import SentenceScorer
 
     scorer = SentenceScorer.packaged()
     out = []
@@ -56,7 +56,7 @@ def cross_encoder(rank: int):
     from torch import nn
     from transformers import AutoModel, AutoTokenizer
 
-    from briefqa.embed import model_dir
+    from briefqa.models.embed import model_dir
 
     class LoRA(nn.Module):
         def __init__(self, base: nn.Linear) -> None:
@@ -131,7 +131,7 @@ def main() -> int:
     import torch
 
     import briefqa
-    from briefqa._env import offline
+    from briefqa.ui.env import offline
 
     offline()
     random.seed(0)

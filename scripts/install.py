@@ -135,7 +135,7 @@ def build_key(version: str, level: str, cmake_args: list[str]) -> str:
 
 
 def status_path() -> Path:
-    """Where a build reports its progress; briefqa's LLM backend reads it (``briefqa.llm.build_status``)."""
+    """Where a build reports its progress; briefqa's LLM backend reads it (``briefqa.answering.llm.build_status``)."""
     return cache_root() / "llama-build.json"
 
 
@@ -309,8 +309,8 @@ def warm_up() -> None:
     """While the compiler runs: byte-compile what the first start imports and export the embedder to ONNX,
     both of which the first ``python app.py`` would otherwise do before it serves. A failure here only
     means the first start does it."""
-    code = ("import briefqa.chat, briefqa.ingestion, gradio; from briefqa.settings import Settings; "
-            "from briefqa.embed import get_embedder; "
+    code = ("import briefqa.ui.chat, briefqa.ingestion.pipeline, gradio; from briefqa.settings import Settings; "
+            "from briefqa.models.embed import get_embedder; "
             "get_embedder(Settings.model_fields['embed_runtime'].default).encode(['warm-up'])")
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
     done = subprocess.run([*niced(True), sys.executable, "-c", code], env=env, capture_output=True, text=True)

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Train briefqa's sentence scorer on the dev questions and write ``src/briefqa/scorer.json``.
+"""Train briefqa's sentence scorer on the dev questions and write ``src/briefqa/relevance/scorer.json``.
 
     python scripts/train_scorer.py --index IDX \\
         --data ../shared/data/natural/queries-dev.json --data ../shared/data/multihop-rag/queries-dev.json
@@ -7,7 +7,7 @@
 ``IDX`` is an index of the MultiHop-RAG corpus built with the default settings
 (``briefqa ingest ../shared/data/multihop-rag/corpus.json --index IDX``). Each dev question is retrieved and
 its passages' sentences are featurised exactly as the answerer does at run time
-(:func:`briefqa.extractive.sentence_features`); a sentence is a positive when it holds a gold evidence fact.
+(:func:`briefqa.answering.extractive.sentence_features`); a sentence is a positive when it holds a gold evidence fact.
 Unanswerable questions contribute their sentences as negatives: near misses are what the scorer must learn
 to doubt. The model is an L2-regularised logistic regression over standardised features (scipy's L-BFGS-B,
 deterministic) with the directions of the word-overlap features fixed, written as plain JSON with the data
@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
-OUT = ROOT / "src" / "briefqa" / "scorer.json"
+OUT = ROOT / "src" / "briefqa" / "relevance" / "scorer.json"
 
 
 @dataclass
@@ -45,7 +45,7 @@ class Row:
 
 
 def _holds(text: str, facts: list[str]) -> int:
-    from briefqa.metrics import squash
+    from briefqa.evaluation.metrics import squash
 
     t = squash(text)
     return int(any(f in t or (len(t) > 15 and t in f and len(t) > 0.5 * len(f)) for f in facts))
@@ -53,10 +53,10 @@ def _holds(text: str, facts: list[str]) -> int:
 
 def labelled(qa, path: str):
     """Every dev question of ``path``, retrieved with the default settings (reranking off) and featurised."""
-    from briefqa.dataset import read_dataset
-    from briefqa.evaluation import standalone
-    from briefqa.extractive import sentence_features
-    from briefqa.metrics import squash
+    from briefqa.evaluation.dataset import read_dataset
+    from briefqa.evaluation.metrics import squash
+    from briefqa.evaluation.runner import standalone
+    from briefqa.relevance.features import sentence_features
 
     k, n = qa.settings.k, qa.settings.rerank_top
     for item in read_dataset(path).items:
@@ -120,7 +120,7 @@ SENTENCE_SIGNS = {"cos": 1, "cos_rel": 1, "lex": 1, "lex_rel": 1, "local": 1, "c
 
 
 def sentence_signs() -> np.ndarray:
-    from briefqa.scorer import FEATURES
+    from briefqa.relevance.features import FEATURES
 
     return np.array([SENTENCE_SIGNS.get(name, 0) for name in FEATURES])
 
@@ -146,7 +146,7 @@ def sentence_cv(rows, c: float) -> list[dict]:
 
 
 def passage_rows(row: Row, sentence: dict) -> tuple[np.ndarray, np.ndarray]:
-    from briefqa.scorer import passage_features
+    from briefqa.relevance.features import passage_features
 
     wide, xw, found, labels = row.rerank
     return passage_features(wide, xw, logits(sentence, xw), found), labels
@@ -181,7 +181,7 @@ def rerank_cv(rows, data: list[tuple[np.ndarray, np.ndarray]], passages: list[di
 def reranked_view(qa, row: Row, x: np.ndarray, passage: dict) -> Row:
     """``row`` as the answerer sees it at run time: its top k passages after reranking by ``passage`` (``x``:
     the passages' reranker features)."""
-    from briefqa.extractive import sentence_features
+    from briefqa.relevance.features import sentence_features
 
     found = row.rerank[2]
     top = [found[i] for i in np.argsort(-logits(passage, x), kind="stable")[:qa.settings.k]]
@@ -237,7 +237,7 @@ def train_route(qa, rows, c: float) -> tuple[dict, dict | None, dict, dict]:
     abstention models then learn from what the answerer is given at run time, the top ``k`` after reranking
     (by passage models that did not see the question, so that the view is not better than it will be).
     """
-    from briefqa.scorer import question_features
+    from briefqa.relevance.features import question_features
 
     first_models = sentence_cv(rows, c)
     data = [passage_rows(r, m) for r, m in zip(rows, first_models, strict=True)]
@@ -283,16 +283,9 @@ def main() -> int:
             sys.exit(f"train_scorer: {path} does not look like a dev file; train on dev data only.")
 
     import briefqa
-    from briefqa._env import offline
-    from briefqa.scorer import (
-        DEFAULT_THRESHOLD,
-        FEATURES,
-        LONG_WORDS,
-        PASSAGE_FEATURES,
-        QUESTION_FEATURES,
-        ROUTES,
-        route_of,
-    )
+    from briefqa.relevance.features import FEATURES, PASSAGE_FEATURES, QUESTION_FEATURES
+    from briefqa.relevance.scorer import DEFAULT_THRESHOLD, LONG_WORDS, ROUTES, route_of
+    from briefqa.ui.env import offline
 
     offline()
     qa = briefqa.BriefQA.open(args.index)

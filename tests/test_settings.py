@@ -6,8 +6,8 @@ import pytest
 
 import briefqa
 from briefqa import ConfigError, IndexMismatchError, Settings, load_settings
-from briefqa.cli import build_parser
 from briefqa.settings import pin_to_index, setting_fields, settings_markdown
+from briefqa.ui.cli import build_parser
 
 DOCS = Path(__file__).parent.parent / "docs" / "settings.md"
 

@@ -25,15 +25,16 @@ _EXPORTS = {
     "DatasetError": "errors", "FilterError": "errors", "IndexBusyError": "errors", "IndexDamagedError": "errors",
     "IndexMismatchError": "errors", "IndexMissingError": "errors", "IndexWriteError": "errors",
     "QuestionError": "errors", "StoreUnavailableError": "errors",
-    "EvalConfig": "evaluation", "EvalReport": "evaluation", "evaluate": "evaluation",
-    "IndexStore": "index",
-    "ingest": "ingestion",
-    "clean_text": "load", "load_file": "load",
+    "EvalConfig": "evaluation.runner", "EvalReport": "evaluation.runner", "evaluate": "evaluation.runner",
+    "IndexStore": "store.local",
+    "ingest": "ingestion.pipeline",
+    "clean_text": "ingestion.load", "load_file": "ingestion.load",
     "Answer": "records", "AnswerSentence": "records", "Citation": "records", "Document": "records",
     "IndexInfo": "records", "IngestReport": "records", "Passage": "records", "Skipped": "records",
     "CopyCluster": "records", "CopyDocument": "records", "SourceLine": "records", "Timeline": "records",
     "TimelineEntry": "records",
-    "Filters": "store", "Store": "store", "open_store": "store", "IndexRetriever": "langchain_retriever",
+    "Filters": "store.base", "Store": "store.base", "open_store": "store.location",
+    "IndexRetriever": "retrieval.langchain",
     "Settings": "settings", "load_settings": "settings",
 }
 
@@ -97,7 +98,7 @@ def __dir__() -> list[str]:
 
 def info(index: str = "index", documents: bool = False):
     """What an index holds (an :class:`IndexInfo`), without loading any model."""
-    from .store import open_store
+    from .store.location import open_store
 
     return open_store(index).info(with_documents=documents)
 
@@ -119,11 +120,9 @@ if TYPE_CHECKING:  # for type checkers and IDEs: the same names, imported eagerl
         QuestionError,
         StoreUnavailableError,
     )
-    from .evaluation import EvalConfig, EvalReport, evaluate
-    from .index import IndexStore
-    from .ingestion import ingest
-    from .langchain_retriever import IndexRetriever
-    from .load import clean_text, load_file
+    from .evaluation.runner import EvalConfig, EvalReport, evaluate
+    from .ingestion.load import clean_text, load_file
+    from .ingestion.pipeline import ingest
     from .records import (
         Answer,
         AnswerSentence,
@@ -139,5 +138,8 @@ if TYPE_CHECKING:  # for type checkers and IDEs: the same names, imported eagerl
         Timeline,
         TimelineEntry,
     )
+    from .retrieval.langchain import IndexRetriever
     from .settings import Settings, load_settings
-    from .store import Filters, Store, open_store
+    from .store.base import Filters, Store
+    from .store.local import IndexStore
+    from .store.location import open_store

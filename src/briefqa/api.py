@@ -11,16 +11,17 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .cite import check_citations
+from .answering.cite import check_citations
+from .answering.extractive import scored_answer, similarity_answer
 from .errors import FilterError, QuestionError
-from .extractive import scored_answer, similarity_answer
 from .records import Answer, Citation, CopyCluster, CopyDocument, IndexInfo, Passage, Timeline
-from .retrieve import Filters, Reranker, Retrieval, Retriever
+from .retrieval.retriever import Filters, Reranker, Retrieval, Retriever
 from .settings import Settings, load_settings, pin_to_index
-from .store import Store, open_store
+from .store.base import Store
+from .store.location import open_store
 
 if TYPE_CHECKING:
-    from .langchain_retriever import IndexRetriever
+    from .retrieval.langchain import IndexRetriever
 
 
 def newest_date(passages) -> str | None:
@@ -48,7 +49,7 @@ class AnswerStream:
         self.answer.as_of = newest_date(c.passage for c in self.answer.citations)
 
     def _by_source_answer(self) -> Iterator[str]:
-        from .outlets import by_source
+        from .news.outlets import by_source
 
         qa, s, t0 = self._qa, self.settings, time.perf_counter()
         found = qa.retriever.explain(self.question, s, self._filters, k=s.news_passages)
@@ -82,7 +83,7 @@ class AnswerStream:
                                  confidence=ex.confidence)
             yield ex.text
             return
-        from .answer import format_context, generation_chain  # LangChain's prompts load only for the LLM
+        from .answering.generate import format_context, generation_chain  # LangChain's prompts load only for the LLM
         raw = []
         if passages:
             try:
@@ -93,7 +94,7 @@ class AnswerStream:
                     raw.append(token)
                     yield token
             except Exception as exc:
-                from .llm import backend_error  # LangChain's model classes load only for LLM answers
+                from .answering.llm import backend_error  # LangChain's model classes load only for LLM answers
 
                 raise backend_error(s, exc) from exc
         timings["generate"] = time.perf_counter() - t1
@@ -136,7 +137,7 @@ class BriefQA:
         ``reranker`` re-scores the top passages (any object with ``score(question, texts)``); without it, the
         ``reranker_model`` setting names a local cross-encoder, if any.
         """
-        from .embed import embedder_for_index
+        from .models.embed import embedder_for_index
 
         settings = (settings or load_settings(config)).replace(**overrides)
         location = str(index if index is not None else settings.index)
@@ -191,7 +192,7 @@ class BriefQA:
 
         ``passages`` answers from these passages instead of retrieving (the evaluator retrieves once for
         both its retrieval metrics and the answer). ``by_source`` answers with one cited line per
-        publication that covers the question, newest first (:mod:`briefqa.outlets`).
+        publication that covers the question, newest first (:mod:`briefqa.news.outlets`).
         """
         settings = self.with_settings(**overrides)
         question = self._check_question(question, settings)
@@ -208,8 +209,8 @@ class BriefQA:
 
     def timeline(self, query: str, *, sources=None, date_from=None, date_to=None, **overrides: Any) -> Timeline:
         """The articles on the story ``query`` describes, oldest first, copies collapsed, each with the
-        sentence that says what it added (:mod:`briefqa.timeline`)."""
-        from .timeline import build_timeline
+        sentence that says what it added (:mod:`briefqa.news.timeline`)."""
+        from .news.timeline import build_timeline
 
         settings = self.with_settings(**overrides)
         query = self._check_question(query, settings)
@@ -236,7 +237,7 @@ class BriefQA:
     # -- integration --------------------------------------------------------------------------------------
     def as_retriever(self, k: int | None = None, **filters: Any) -> IndexRetriever:
         """This index as a LangChain ``BaseRetriever``."""
-        from .langchain_retriever import IndexRetriever
+        from .retrieval.langchain import IndexRetriever
 
         return IndexRetriever(qa=self, k=k or self.settings.k, **filters)
 

@@ -187,7 +187,7 @@ class IndexInfo:
     updated_at: str
     documents_list: list[DocumentInfo] = field(default_factory=list)
     backend: str = "local"  # "local" (an index directory) or "milvus" (a Milvus server or milvus-lite file)
-    segments: int = 1  # the local backend's segments (one commit's chunks each, see briefqa.segment)
+    segments: int = 1  # the local backend's segments (one commit's chunks each, see briefqa.store.segment)
 
 
 @dataclass

@@ -144,8 +144,8 @@ class Settings(BaseModel):
                                                                "only.",
                               json_schema_extra={"group": "retrieval"})
     rerank: bool = Field(True, description="Re-order the top rerank_top passages with the learned passage scorer "
-                                          "(briefqa/scorer.json): how well each one's best sentences answer the "
-                                          "question, and how retrieval ranked it. Needs a format-2 index.",
+                                          "(briefqa/relevance/scorer.json): how well each one's best sentences "
+                                          "answer the question, and how retrieval ranked it. Needs a format-2 index.",
                          json_schema_extra={"group": "retrieval"})
     reranker_model: str = Field("", description="Directory of a local sentence-transformers cross-encoder that "
                                                 "re-ranks the top passages instead (empty: none).",
@@ -191,8 +191,8 @@ class Settings(BaseModel):
     answerer: Literal["scored", "similarity"] = Field(
         "scored",
         description="Extractive answerer: 'scored' weighs each passage sentence with the learned scorer "
-                    "(briefqa/scorer.json) and opens with the span asked for; 'similarity' is the previous one "
-                    "(cosine, word overlap and type bonuses), kept as the benchmarks' baseline.",
+                    "(briefqa/relevance/scorer.json) and opens with the span asked for; 'similarity' is the "
+                    "previous one (cosine, word overlap and type bonuses), kept as the benchmarks' baseline.",
         json_schema_extra={"group": "answer"})
     abstain_threshold: float = Field(0.0, ge=0.0, le=1.0,
                                      description="The scorer's probability that no passage sentence answers the "

@@ -1,0 +1,32 @@
+"""Follow-up questions become standalone questions, visibly and predictably."""
+
+from briefqa.answering.followup import is_follow_up, standalone_question
+
+FIRST = "Why did Baku open an embassy in Tel Aviv now?"
+
+
+def test_a_standalone_question_is_left_alone():
+    r = standalone_question("Who won the women's World Cup in 2023?", [FIRST])
+    assert not r.rewritten and r.question == "Who won the women's World Cup in 2023?"
+
+
+def test_the_first_question_is_never_rewritten():
+    assert not standalone_question("and why?", []).rewritten
+
+
+def test_a_follow_up_carries_the_previous_subject():
+    r = standalone_question("and how did Tehran react?", [FIRST])
+    assert r.rewritten and r.original == "and how did Tehran react?"
+    assert r.question == "How did Tehran react (Baku open embassy Tel Aviv)?"
+
+
+def test_pointing_words_and_short_questions_are_follow_ups():
+    assert is_follow_up("Why did they do it?")
+    assert is_follow_up("What about Turkey?")
+    assert is_follow_up("Tehran?")
+    assert not is_follow_up("How did Iran react to Azerbaijan's embassy in Israel?")
+
+
+def test_only_the_latest_question_is_carried():
+    r = standalone_question("and when?", ["Who won the 2023 women's World Cup final?", FIRST])
+    assert "Baku" in r.question and "World" not in r.question
