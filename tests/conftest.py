@@ -105,3 +105,12 @@ def private_mounts(script: str, timeout: int = 600) -> subprocess.CompletedProce
         pytest.skip(f"this machine allows no private mount namespace ({probe.stderr.decode().strip()})")
     return subprocess.run(["unshare", "-m", "--propagation", "private", "sh", "-c", script], capture_output=True,
                           text=True, timeout=timeout)
+
+
+@pytest.fixture
+def site():
+    """A real HTTP server on 127.0.0.1 serving what the test sets (tests/webserver.py)."""
+    from webserver import serve_site
+
+    with serve_site() as state:
+        yield state

@@ -59,3 +59,8 @@ class DatasetError(BriefQAError):
 
 class StoreUnavailableError(BriefQAError):
     """The engine holding an index (a Milvus server, a Ray cluster) cannot be reached or used."""
+
+
+class FetchError(BriefQAError):
+    """A feed or page cannot be fetched or used (refused, unreachable, too large, not an article), or a feeds
+    file is wrong."""

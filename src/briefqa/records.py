@@ -27,14 +27,16 @@ class Document:
     published_at: str | None = None  # ISO 8601: a date, or a date and time with offset
     url: str | None = None
     origin: str = ""  # where it was read from: a path, or path#record for JSON records
+    fetched_at: str | None = None  # for a page fetched from the web: when (ISO 8601, UTC)
 
     @property
     def doc_id(self) -> str:
         return content_id(self.text)
 
     def metadata(self) -> dict[str, Any]:
+        fetched = {"fetched_at": self.fetched_at} if self.fetched_at else {}
         return {"title": self.title, "author": self.author, "source": self.source,
-                "published_at": self.published_at, "url": self.url}
+                "published_at": self.published_at, "url": self.url, **fetched}
 
 
 @dataclass(frozen=True)
@@ -133,6 +135,25 @@ class Answer:
 
 
 @dataclass
+class SourceReport:
+    """What one feed or page URL gave in an ingest: one line of its summary."""
+
+    url: str
+    added: int = 0
+    updated: int = 0  # pages that changed: a new version joins the old one's story
+    unchanged: int = 0
+    failed: list[str] = field(default_factory=list)  # one sentence per page or feed that could not be used
+
+    def line(self) -> str:
+        line = f"{self.url}: {self.added} added, {self.updated} updated, {self.unchanged} unchanged"
+        return line + "".join(f"; failed: {reason}" for reason in self.failed)
+
+    @property
+    def ok(self) -> bool:
+        return bool(self.added or self.updated or self.unchanged)
+
+
+@dataclass
 class IngestReport:
     """What :func:`briefqa.ingest` did."""
 
@@ -147,14 +168,17 @@ class IngestReport:
     clustered: int = 0  # documents that joined or left a story cluster of wire copies
     runtime: str = ""  # for a new index: the embedding runtime chosen, and how
     skipped: list[Skipped] = field(default_factory=list)
+    sources: list[SourceReport] = field(default_factory=list)  # one per feed or page URL
     seconds: float = 0.0
 
     def summary(self) -> str:
-        return (f"{self.index}: {self.documents} documents, {self.chunks} chunks "
-                f"({self.added} added, {self.unchanged} unchanged, {self.removed} removed, "
-                f"{self.duplicates} duplicate, {len(self.skipped)} skipped, {self.clustered} regrouped as copies; "
-                f"{self.chunks_embedded} chunks embedded in {self.seconds:.1f}s"
-                f"{'; ' + self.runtime if self.runtime else ''})")
+        """One line per feed or page URL, then one for the index."""
+        lines = "".join(f"{s.line()}\n" for s in self.sources)
+        return lines + (f"{self.index}: {self.documents} documents, {self.chunks} chunks "
+                        f"({self.added} added, {self.unchanged} unchanged, {self.removed} removed, "
+                        f"{self.duplicates} duplicate, {len(self.skipped)} skipped, {self.clustered} regrouped as "
+                        f"copies; {self.chunks_embedded} chunks embedded in {self.seconds:.1f}s"
+                        f"{'; ' + self.runtime if self.runtime else ''})")
 
 
 @dataclass
@@ -168,6 +192,7 @@ class DocumentInfo:
     url: str | None
     chunks: int
     origins: list[str]
+    fetched_at: str | None = None  # for a page fetched from the web: when
 
 
 @dataclass

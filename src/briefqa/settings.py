@@ -92,6 +92,31 @@ class Settings(BaseModel):
                                   description="Copies are published at most this many days apart.",
                                   json_schema_extra={"group": "ingest"})
 
+    # -- fetching feeds and pages ---------------------------------------------------------------------------
+    web_dir: str = Field("corpus/web",
+                         description="Where pages fetched from feeds and URLs are kept (one directory per article, "
+                                     "every version, with what was fetched when and from where), so that an "
+                                     "index can be rebuilt from them without the network.",
+                         json_schema_extra={"group": "fetch"})
+    allow_private_urls: bool = Field(False,
+                                     description="Fetch from loopback, link-local and private addresses too (an "
+                                                 "intranet's feeds; the tests' own server). Off: such URLs are "
+                                                 "refused, at every redirect.",
+                                     json_schema_extra={"group": "fetch"})
+    fetch_delay: float = Field(1.0, ge=0.0, le=600.0,
+                               description="Seconds between two requests to the same host (robots.txt's "
+                                           "Crawl-delay, when longer, wins). Requests are never parallel.",
+                               json_schema_extra={"group": "fetch"})
+    fetch_timeout: float = Field(20.0, gt=0.0, le=600.0, description="Seconds a request may take.",
+                                 json_schema_extra={"group": "fetch"})
+    fetch_max_mb: float = Field(10.0, gt=0.0, description="Pages and feeds larger than this are not downloaded.",
+                                json_schema_extra={"group": "fetch"})
+    fetch_max_redirects: int = Field(5, ge=0, le=30, description="Redirects followed before a URL is given up.",
+                                     json_schema_extra={"group": "fetch"})
+    user_agent: str = Field("", description="The User-Agent sent, and matched against robots.txt ('': "
+                                            "briefqa/VERSION with a note that it fetches only what its user names).",
+                            json_schema_extra={"group": "fetch"})
+
     # -- retrieval ----------------------------------------------------------------------------------------
     k: int = Field(5, ge=1, le=50, description="Passages retrieved and given to the answerer.",
                    json_schema_extra={"group": "retrieval"})

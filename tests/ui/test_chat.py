@@ -92,6 +92,24 @@ def test_uploads_are_named_by_the_server_and_checked(tmp_path, demo_index):
     assert any(row[1] == "Island Courier" for row in backend.documents())
 
 
+def test_a_feed_or_page_url_typed_in_the_corpus_tab_is_fetched_and_ingested(tmp_path, demo_index, site):
+    from webserver import STRIKE, page
+
+    index = shutil.copytree(demo_index, tmp_path / "index")
+    s = load_settings(environ={}, index=str(index), web_dir=str(tmp_path / "web"), allow_private_urls=True,
+                      fetch_delay=0.0)
+    backend = ChatBackend(briefqa.BriefQA.open(index), s)
+    site.set("/strike", page("Harbour strike ends", "Ana Berg", "2023-11-05", STRIKE))
+    msg = backend.add_url(f"{site.base}/strike")
+    assert msg.startswith(f"{site.base}/strike: 1 added, 0 updated, 0 unchanged") and "now holds" in msg
+    assert any(row[0] == "Harbour strike ends" for row in backend.documents())
+    assert backend.qa.ask("How long did the harbour strike last?").citations  # the swapped-in index answers
+    gone = backend.add_url(f"{site.base}/gone")
+    assert gone.startswith("⚠️ Nothing was ingested: ") and "404" in gone and "\n" not in gone
+    refused = ChatBackend(backend.qa, s.replace(allow_private_urls=False)).add_url(f"{site.base}/strike")
+    assert "private address" in refused
+
+
 # -- through gradio_client ----------------------------------------------------------------------------------------
 def test_chat_endpoint_answers_with_sources_and_errors_are_friendly(chat_env):
     _, url = chat_env
@@ -270,7 +288,9 @@ def test_with_a_login_set_uploads_and_the_ingest_endpoint_need_it(demo_index, tm
     try:
         body = b'--x\r\nContent-Disposition: form-data; name="files"; filename="a.md"\r\n\r\nhello\r\n--x--\r\n'
         for path, data, kind in [("/gradio_api/upload", body, "multipart/form-data; boundary=x"),
-                                 ("/gradio_api/call/ingest", b'{"data": [[]]}', "application/json")]:
+                                 ("/gradio_api/call/ingest", b'{"data": [[]]}', "application/json"),
+                                 ("/gradio_api/call/fetch", b'{"data": ["https://example.org/feed.xml"]}',
+                                  "application/json")]:
             request = urllib.request.Request(base + path, data=data, headers={"Content-Type": kind})
             with pytest.raises(urllib.error.HTTPError) as refused:
                 urllib.request.urlopen(request, timeout=10)

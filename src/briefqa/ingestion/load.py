@@ -157,6 +157,7 @@ def _record_to_document(rec: dict[str, Any], origin: str, defaults: dict[str, An
         published_at=parse_date(date_raw) or found.get("published_at"),
         url=str(meta.get("url")).strip() if meta.get("url") else None,
         origin=origin,
+        fetched_at=str(meta["fetched_at"]) if meta.get("fetched_at") else None,
     )
 
 
@@ -212,17 +213,26 @@ def _load_html(path: Path) -> Document:
     if meta is not None:
         rec.update(title=meta.title, author=meta.author, source=meta.sitename, published_at=meta.date,
                    url=meta.url)
-    return _record_to_document({k: v for k, v in rec.items() if v}, str(path))
+    rec = {k: v for k, v in rec.items() if v}
+    # A page fetched from the web (briefqa.ingestion.web) has what its feed and its fetch said beside it.
+    return _record_to_document({**rec, **_sidecar(path)}, str(path))
+
+
+def _sidecar(path: Path) -> dict[str, Any]:
+    """The metadata in ``article.meta.json`` beside ``article.txt`` or ``article.html``, if any."""
+    sidecar = path.with_name(path.name.removesuffix(path.suffix) + META_SUFFIX)
+    if not sidecar.is_file():
+        return {}
+    try:
+        meta = json.loads(sidecar.read_text(encoding="utf-8"))
+    except json.JSONDecodeError:
+        log.warning("ignoring %s: not valid JSON", sidecar)
+        return {}
+    return {k: v for k, v in meta.items() if k not in _BODY_KEYS} if isinstance(meta, dict) else {}
 
 
 def _load_text(path: Path) -> Document:
-    meta: dict[str, Any] = {}
-    sidecar = path.with_name(path.name.removesuffix(path.suffix) + META_SUFFIX)
-    if sidecar.is_file():
-        try:
-            meta = json.loads(sidecar.read_text(encoding="utf-8"))
-        except json.JSONDecodeError:
-            log.warning("ignoring %s: not valid JSON", sidecar)
+    meta = _sidecar(path)
     meta["body"] = path.read_text(encoding="utf-8")
     return _record_to_document(meta, str(path))
 

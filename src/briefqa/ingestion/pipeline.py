@@ -17,7 +17,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from ..errors import CorpusError, IndexMismatchError
+from ..errors import CorpusError, FetchError, IndexMismatchError
 from ..news.copies import CopyFinder, document_text, signature, update_clusters
 from ..records import Document, IngestReport, Skipped
 from ..settings import INDEX, Settings, describe_origin, load_settings, pin_to_index
@@ -27,6 +27,7 @@ from ..text import split_sentences
 from .chunk import ENCODING, Chunker
 from .load import collect_files, load_file, origin_file
 from .runtime import AUTO, DEFAULT, choose_runtime
+from .web import Archive, FeedSource, fetch_sources, is_url, read_feeds_file
 
 log = logging.getLogger(__name__)
 
@@ -60,10 +61,17 @@ def _pinned(settings: Settings, store: Store, runtime: str) -> tuple[Settings, b
     return settings, relexed
 
 
-def ingest(paths: Iterable[str | Path] | str | Path, index: str | Path | None = None, *,
+def ingest(paths: Iterable[str | Path] | str | Path = (), index: str | Path | None = None, *,
            settings: Settings | None = None, prune: bool = False, rebuild: bool = False,
-           progress: bool | None = None, ray: bool | str | None = None, **overrides) -> IngestReport:
-    """Ingest files or directories of articles into the index at ``index``; return what was done.
+           progress: bool | None = None, ray: bool | str | None = None, feeds: str | Path | None = None,
+           **overrides) -> IngestReport:
+    """Ingest files or directories of articles, feeds and article URLs into the index at ``index``; return
+    what was done.
+
+    A path that is an http(s) URL is a feed (RSS or Atom: every item's page) or an article page; ``feeds``
+    names a TOML file of them (see :mod:`briefqa.ingestion.web`). Their pages are fetched politely into the
+    web archive (``web_dir``) and ingested from there; the report has a line per URL, and a URL that fails
+    costs nothing already indexed. :class:`FetchError` when URLs were all that was given and none gave a page.
 
     ``index`` is any store location (a directory, ``milvus-lite:PATH.db``, ``milvus://HOST:PORT/NAME``).
     ``overrides`` are settings (``chunk_size=…``). An existing index keeps the chunking and embedding
@@ -80,7 +88,10 @@ def ingest(paths: Iterable[str | Path] | str | Path, index: str | Path | None = 
     location = str(index if index is not None else settings.index)
     if isinstance(paths, str | Path):
         paths = [paths]
-    files = collect_files(paths)
+    paths = list(paths)
+    sources = [FeedSource(url=str(p)) for p in paths if is_url(str(p))] + (read_feeds_file(feeds) if feeds else [])
+    paths = [p for p in paths if not is_url(str(p))]
+    files = collect_files(paths) if paths or not sources else []
     report = IngestReport(index=location)
     pool = None
     if ray is not None and ray is not False:
@@ -91,6 +102,7 @@ def ingest(paths: Iterable[str | Path] | str | Path, index: str | Path | None = 
     # the same manifest, and the later commit would silently drop the earlier one's documents.
     with writer(location), pool or contextlib.nullcontext():
         store, embedder, settings, relexed = _writable(location, settings, rebuild)
+        poll = _fetch(sources, settings, report, files)
         incoming, origins = _read(files, settings, report)
         lost: set[str] = set()  # clusters that lost a member
         origins_changed = _reconcile(store, incoming, origins, {str(f) for f in files}, prune, report, lost)
@@ -106,15 +118,35 @@ def ingest(paths: Iterable[str | Path] | str | Path, index: str | Path | None = 
             signed = _sign_unsigned(store, texts)
             report.clustered = _group_copies(store, texts, signed, lost, settings)
         if not store.documents:
-            raise CorpusError(f"No readable article in {', '.join(map(str, paths))}"
+            named = paths or [s.url for s in sources]
+            raise CorpusError(f"No readable article in {', '.join(map(str, named))}"
                               f" ({len(report.skipped)} skipped); the index at {location} was left as it was.")
         if (report.added or report.removed or origins_changed or relexed or rebuild or report.clustered or signed
                 or not store_exists(location)):
             store.commit()
+        if poll is not None:
+            Archive.commit(poll.commit)  # only now: pages an ingest failed to commit are fetched again
         report.documents = len(store.documents)
         report.chunks = store.chunk_count
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _fetch(sources: list, settings: Settings, report: IngestReport, files: list):
+    """Fetch the feeds and pages into the web archive; their new files join ``files``."""
+    if not sources:
+        return None
+    poll = fetch_sources(sources, settings)
+    report.sources = poll.reports
+    files.extend(poll.files)
+    if not files and not any(r.ok for r in poll.reports):
+        first = next((reason for r in poll.reports for reason in r.failed), "the feeds list no article.")
+        more = sum(len(r.failed) for r in poll.reports) - 1
+        if more > 0:  # one line per source, then the error
+            for r in poll.reports:
+                log.warning("%s", r.line())
+        raise FetchError(f"Nothing was ingested: {first}" + (f" ({more} more failures above)" if more > 0 else ""))
+    return poll
 
 
 def _writable(location: str, settings: Settings, rebuild: bool):

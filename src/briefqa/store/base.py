@@ -42,6 +42,7 @@ class DocEntry(BaseModel):
     source: str = ""
     published_at: str | None = None
     url: str | None = None
+    fetched_at: str | None = None  # a page fetched from the web: when
     chunk_ids: list[int] = Field(default_factory=list)
     origins: list[str] = Field(default_factory=list)
     minhash: str = ""  # MinHash signature of the text's shingles (base64), for finding copies (briefqa.news.copies)
@@ -337,7 +338,7 @@ class Store(ABC):
         docs = []
         if with_documents:
             docs = [DocumentInfo(doc_id=k, title=d.title, source=d.source, published_at=d.published_at,
-                                 url=d.url, chunks=len(d.chunk_ids), origins=d.origins)
+                                 url=d.url, chunks=len(d.chunk_ids), origins=d.origins, fetched_at=d.fetched_at)
                     for k, d in sorted(self.documents.items(), key=lambda kv: (kv[1].published_at or "", kv[1].title))]
         return IndexInfo(path=self.location, format_version=m.format_version, embedder=m.embedder,
                          dimension=m.dimension, chunk_size=m.chunk_size, chunk_overlap=m.chunk_overlap,

@@ -204,6 +204,39 @@ class ChatBackend:
             lines += [f"skipped {s.reason}" for s in report.skipped]
         return "\n".join(lines)
 
+    def add_url(self, url: str) -> str:
+        """Fetch a feed's new items, or one article page, ingest them, and swap in the updated index."""
+        from ..ingestion.pipeline import ingest
+
+        url = (url or "").strip()
+        if not url:
+            return "Type the URL of an RSS or Atom feed, or of an article page."
+        with self._ingest_lock:
+            try:
+                report = ingest([url], settings=self.settings, progress=False)
+            except BriefQAError as exc:
+                return f"⚠️ {exc}"
+            self.reload()
+        return "\n\n".join([*(s.line() for s in report.sources),
+                             f"The index now holds {report.documents} documents."])
+
+    def watch_in_background(self, feeds: str | Path, every: float) -> threading.Event:
+        """Poll ``feeds`` every ``every`` seconds in a thread, swapping in the index after each poll; set the
+        returned event to stop."""
+        from ..ingestion.watch import watch
+
+        stop = threading.Event()
+
+        def echo(line: str) -> None:
+            print(f"briefqa: {line}", file=sys.stderr)
+            with self._ingest_lock:
+                self.reload()
+
+        thread = threading.Thread(target=watch, args=(feeds, self.settings, every),
+                                  kwargs={"echo": echo, "stop": stop.is_set}, daemon=True, name="briefqa-watch")
+        thread.start()
+        return stop
+
     def documents(self) -> list[list[Any]]:
         info = self.qa.info(documents=True)
         return [[d.title, d.source, (d.published_at or "")[:10], d.chunks] for d in info.documents_list]
@@ -284,6 +317,11 @@ def build_app(backend: ChatBackend):
             files = gr.File(file_count="multiple", file_types=list(SUFFIXES), label="Add articles", elem_id="bq-files")
             add = gr.Button("Ingest", elem_id="bq-ingest")
             added = gr.Markdown(elem_id="bq-added")
+            with gr.Row():
+                url = gr.Textbox(placeholder="https://… an RSS or Atom feed, or an article page", scale=4,
+                                 show_label=False, elem_id="bq-url")
+                fetch = gr.Button("Fetch", scale=1, elem_id="bq-fetch")
+            fetched = gr.Markdown(elem_id="bq-fetched")
 
         def chat(message, history, st, sources, date_from, date_to, k, answer_mode, backend_name, per_source):
             history = [*history, {"role": "user", "content": message},
@@ -315,6 +353,12 @@ def build_app(backend: ChatBackend):
             return message, backend.documents(), backend.copies(), gr.update(choices=backend.qa.info().sources)
 
         add.click(ingest_files, [files], [added, docs, copies, sources], api_name="ingest")
+
+        def fetch_url(text):
+            message = backend.add_url(text)
+            return message, backend.documents(), backend.copies(), gr.update(choices=backend.qa.info().sources)
+
+        fetch.click(fetch_url, [url], [fetched, docs, copies, sources], api_name="fetch")
     return app
 
 
@@ -343,8 +387,10 @@ def exposure_check(settings: Settings) -> str | None:
             "anyone who reaches this port can read the index and add articles.")
 
 
-def serve(settings: Settings, corpus: str | Path | None = None, block: bool = True):
-    """Serve the chat; returns the Gradio app (already launched) when ``block`` is false."""
+def serve(settings: Settings, corpus: str | Path | None = None, block: bool = True,
+          feeds: str | Path | None = None, every: float = 1800.0):
+    """Serve the chat; returns the Gradio app (already launched) when ``block`` is false. With ``feeds``, a
+    background job polls them every ``every`` seconds and the chat answers from what it adds."""
     from ..api import BriefQA
 
     offline()
@@ -354,6 +400,11 @@ def serve(settings: Settings, corpus: str | Path | None = None, block: bool = Tr
     auth = (settings.auth_user, settings.auth_password.get_secret_value()) if settings.auth_user else None
     ensure_index(settings, corpus)
     backend = ChatBackend(BriefQA.open(settings=settings), settings)
+    if feeds:
+        from ..ingestion.web import read_feeds_file
+
+        read_feeds_file(feeds)  # a broken feeds file stops the server before it starts
+        backend.watcher = backend.watch_in_background(feeds, every)
     app = build_app(backend)
     app.queue(default_concurrency_limit=settings.chat_concurrency)
     app.launch(server_name=settings.host, server_port=settings.port, prevent_thread_lock=not block, auth=auth,

@@ -14,7 +14,7 @@ import sys
 from dataclasses import asdict
 from typing import Any
 
-from ..errors import BriefQAError
+from ..errors import BriefQAError, CorpusError
 from ..settings import SECRETS, Settings, describe_origin, load_settings, setting_fields, settings_markdown, show_value
 from .env import offline
 
@@ -83,13 +83,23 @@ def build_parser() -> argparse.ArgumentParser:
     def command(name: str, **kwargs) -> argparse.ArgumentParser:
         return add(name, parents=[common], **kwargs)
 
-    p = command("ingest", help="add articles to an index (incremental)")
-    p.add_argument("paths", nargs="+", metavar="PATH", help="files or directories of .txt .md .html .json .jsonl")
+    p = command("ingest", help="add articles to an index (incremental): files, feeds, article URLs")
+    p.add_argument("paths", nargs="*", metavar="PATH",
+                   help="files or directories of .txt .md .html .json .jsonl, or http(s) URLs of RSS/Atom feeds "
+                        "and article pages")
+    p.add_argument("--feeds", metavar="TOML", help="a feeds file: [[feed]] tables of url, name, include, exclude")
     p.add_argument("--prune", action="store_true", help="drop documents whose files are gone")
     p.add_argument("--rebuild", action="store_true", help="start a new index, replacing the old one on success")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     _add_ray_flag(p, "embed on a Ray cluster: a local one, or the one at ADDRESS (needs briefqa[scale])")
-    _add_setting_flags(p, {"ingest"})
+    _add_setting_flags(p, {"ingest", "fetch"})
+
+    p = command("watch", help="keep an index current: poll a feeds file on a schedule and ingest what is new")
+    p.add_argument("--feeds", required=True, metavar="TOML", help="the feeds file (see `briefqa ingest --feeds`)")
+    p.add_argument("--every", default="30m", metavar="DURATION", help="time between polls: 30m, 2h, 90s "
+                                                                      "(default: 30m)")
+    p.add_argument("--once", action="store_true", help="poll once and exit (1 if the poll failed)")
+    _add_setting_flags(p, {"ingest", "fetch"})
 
     p = command("ask", help="answer a question with cited passages")
     p.add_argument("question")
@@ -141,17 +151,28 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = command("serve", help="serve the chat page (builds the index from --corpus first if missing)")
     p.add_argument("--corpus", help="ingest this corpus first when the index does not exist")
-    _add_setting_flags(p, {"ingest", "retrieval", "answer", "serve"})
+    p.add_argument("--feeds", metavar="TOML", help="keep the index current from this feeds file while serving")
+    p.add_argument("--every", default="30m", metavar="DURATION", help="time between polls of --feeds (default 30m)")
+    _add_setting_flags(p, {"ingest", "retrieval", "answer", "serve", "fetch"})
     return parser
 
 
 def cmd_ingest(args) -> int:
     from ..ingestion.pipeline import ingest
 
+    if not args.paths and not args.feeds:
+        raise CorpusError("Nothing to ingest; name files, directories or URLs, or a feeds file with --feeds.")
     report = ingest(args.paths, settings=_settings(args), prune=args.prune, rebuild=args.rebuild,
-                    progress=False if args.no_progress else None, ray=args.ray)
+                    progress=False if args.no_progress else None, ray=args.ray, feeds=args.feeds)
     print(report.summary())  # skipped files were already logged, one line each
     return 0
+
+
+def cmd_watch(args) -> int:
+    from ..ingestion.watch import parse_every, watch
+
+    failures = watch(args.feeds, _settings(args), parse_every(args.every), once=args.once)
+    return EXIT_USER_ERROR if args.once and failures else 0
 
 
 def cmd_ask(args) -> int:
@@ -309,13 +330,14 @@ def cmd_settings(args) -> int:
 
 
 def cmd_serve(args) -> int:
+    from ..ingestion.watch import parse_every
     from .chat import serve
 
-    serve(_settings(args), corpus=args.corpus)
+    serve(_settings(args), corpus=args.corpus, feeds=args.feeds, every=parse_every(args.every))
     return 0
 
 
-COMMANDS = {"ingest": cmd_ingest, "ask": cmd_ask, "retrieve": cmd_retrieve, "info": cmd_info,
+COMMANDS = {"ingest": cmd_ingest, "watch": cmd_watch, "ask": cmd_ask, "retrieve": cmd_retrieve, "info": cmd_info,
             "eval": cmd_eval, "timeline": cmd_timeline, "settings": cmd_settings, "serve": cmd_serve}
 
 
