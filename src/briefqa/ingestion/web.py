@@ -198,17 +198,26 @@ def extract_meta(html: bytes, url: str) -> dict[str, Any]:
 
 def fetch_page(fetcher: Fetcher, archive: Archive, url: str, hint: dict[str, Any], name: str | None,
                poll: Poll) -> str:
-    """Fetch one article page into the archive; returns "added", "updated" or "unchanged"."""
+    """Fetch one article page into the archive (conditionally, when it was fetched before); returns "added",
+    "updated" or "unchanged"."""
     known = archive.canonical_of(url)
     state = archive.page_state(known) if known else {}
     response = fetcher.get(url, state.get("etag"), state.get("last_modified"))
     if response.status == 304:
         return "unchanged"
+    return keep_page(archive, url, response, hint, name, poll)
+
+
+def keep_page(archive: Archive, url: str, response: Response, hint: dict[str, Any], name: str | None,
+              poll: Poll) -> str:
+    """Keep the page ``response`` (asked for as ``url``) in the archive; returns "added", "updated" or
+    "unchanged". :class:`FetchError` when it is not an HTML page."""
     kind = response.content_type
     if kind == "application/pdf" or response.body[:5] == b"%PDF-":
         raise FetchError(f"{url} is a PDF, not an HTML page; save its text as a file and ingest that.")
     if kind and kind not in _PAGE_TYPES:
-        raise FetchError(f"{url} is {kind}, not an HTML page; briefqa ingests article pages and feeds.")
+        raise FetchError(f"{url} is {kind}, neither an HTML page nor a feed; briefqa ingests article pages and "
+                         "RSS or Atom feeds.")
     found = extract_meta(response.body, response.url)
     canonical = found.get("url") or response.url
     # The page's own metadata first; the feed's fills what the page lacks; a name from the user wins.
@@ -281,7 +290,7 @@ def _poll(fetcher: Fetcher, archive: Archive, source: FeedSource, poll: Poll, re
         report.unchanged += 1 if state.get("page") else len(state.get("seen", {}))
         return
     if not _looks_like_feed(response):  # an article page given by its URL
-        fetch_page_response(fetcher, archive, source, response, poll, report)
+        _page_by_url(archive, source, response, poll, report)
         return
     title, items = _entries(source.url, response.body)
     seen = dict(state.get("seen", {}))
@@ -303,30 +312,14 @@ def _poll(fetcher: Fetcher, archive: Archive, source: FeedSource, poll: Poll, re
                                      "title": title, "seen": seen}))
 
 
-def fetch_page_response(fetcher: Fetcher, archive: Archive, source: FeedSource, response: Response, poll: Poll,
-                        report: SourceReport) -> None:
-    """An article page already fetched as ``response`` (its URL was given, not found in a feed)."""
-    # Fetched once already: store it from this response rather than asking the site again.
-    kind = response.content_type
-    if kind == "application/pdf" or response.body[:5] == b"%PDF-":
-        raise FetchError(f"{source.url} is a PDF, not an HTML page; save its text as a file and ingest that.")
-    if kind and kind not in _PAGE_TYPES:
-        raise FetchError(f"{source.url} is {kind}, neither an HTML page nor a feed; briefqa ingests article "
-                         "pages and RSS or Atom feeds.")
-    found = extract_meta(response.body, response.url)
-    canonical = found.get("url") or response.url
-    meta = {**found, "url": canonical, "fetched_from": source.url, "fetched_at": _now()}
-    if source.name:
-        meta["source"] = source.name
-    path, outcome, writes = archive.store(Page(canonical, response.body, meta), response)
-    archive.remember_url(source.url, canonical, writes)
-    # The page's validators are its own: the next run asks for the page conditionally.
-    poll.commit.extend(writes)
+def _page_by_url(archive: Archive, source: FeedSource, response: Response, poll: Poll,
+                 report: SourceReport) -> None:
+    """An article page given by its URL (not found in a feed), already fetched as ``response``."""
+    outcome = keep_page(archive, source.url, response, {}, source.name, poll)
+    # The next run asks for the page conditionally, with these validators.
     poll.commit.append((archive.feed_state_path(source.url), {"url": source.url, "etag": response.etag,
                                                              "last_modified": response.last_modified,
                                                              "fetched_at": _now(), "page": True}))
-    if path is not None:
-        poll.files.append(path)
     setattr(report, outcome, getattr(report, outcome) + 1)
 
 
