@@ -69,7 +69,8 @@ def main() -> None:
     from briefqa.evaluation.metrics import percentile
     from briefqa.ingestion.chunk import Chunker
     from briefqa.ingestion.load import load_file
-    from briefqa.models.embed import get_embedder, model_dir
+    from briefqa.models.embed import get_embedder
+    from briefqa.models.packaged import model_dir
 
     work = Path(tempfile.mkdtemp(prefix="briefqa-bench-"))
     corpus = subset(args.corpus, args.articles, work)

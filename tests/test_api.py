@@ -9,8 +9,8 @@ from briefqa import IndexMissingError, QuestionError
 from conftest import SEED, contains_evidence
 
 #: Seed questions the default answerer is known to miss, and why (the README's answer table counts them).
-KNOWN_MISSES = {"seed-dev-05": "the answer is a view ('The view from Tehran is that…'); the scorer prefers "
-                               "sentences naming Tehran's leadership"}
+KNOWN_MISSES = {"seed-dev-05": "the answer is a view ('The view from Tehran is that…'); the reader ranks two "
+                               "sentences on Tehran's expected rhetoric above it (0.13 against 0.44)"}
 
 
 def _seed_ids(answerable: bool) -> list:
@@ -48,13 +48,21 @@ def test_answer_record_and_timings(seed_qa):
     assert d["citations"][0]["passage"]["metadata"]["title"] == "Why Azerbaijan is moving closer to Israel"
 
 
+def test_what_eli_cohen_called_azerbaijan_is_quoted_and_cited(seed_qa):
+    ans = seed_qa.ask("What did Eli Cohen call Azerbaijan?")
+    assert "a close friend and an important regional anchor" in ans.text and ans.citations
+    assert ans.short_answer is None or "friend" in ans.short_answer  # never the sentence before's "Mammadov"
+
+
 def test_stream_yields_text_then_holds_the_checked_answer(seed_qa):
     stream = seed_qa.stream("When did Israel open its embassy in Baku?")
     text = "".join(stream)
     assert "1993" in text and stream.answer is not None and "1993" in stream.answer.text
 
 
-@pytest.mark.parametrize(("question", "words"), [("", "empty"), ("   ", "empty"), ("why " * 400, "shorten")])
+@pytest.mark.parametrize(("question", "words"), [("", "empty"), ("   ", "empty"), ("why " * 400, "shorten"),
+                                                 ("x" * 6000, "6000 characters"),
+                                                 ("What is it about?", "names nothing to look for")])
 def test_bad_questions_get_one_clear_error(seed_qa, question, words):
     with pytest.raises(QuestionError, match=words):
         seed_qa.ask(question)

@@ -48,10 +48,13 @@ def test_the_public_api_is_a_curated_list_and_importing_it_loads_no_model_librar
 
 def test_answering_from_an_onnx_index_imports_neither_torch_transformers_langchain_nor_scipy(seed_index):
     # scipy comes with bm25s: half a second of a one-shot `briefqa ask` that reading the index never needs.
+    from briefqa.models.reader import model_path
+
+    model_path()  # built once into the cache, with torch; answering then runs without it
     code = ("import sys, briefqa; qa = briefqa.BriefQA.open(sys.argv[1]); "
             "a = qa.ask('When did Israel open its embassy in Baku?'); "
             "heavy = ('torch', 'transformers', 'sentence_transformers', 'langchain_core', 'bm25s', 'scipy'); "
-            "print(a.short_answer, sorted(m for m in heavy if m in sys.modules))")
+            "print('1993' in a.text, sorted(m for m in heavy if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code, str(seed_index)], capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-3000:]
-    assert out.stdout.strip().splitlines()[-1] == "August 1993 []"
+    assert out.stdout.strip().splitlines()[-1] == "True []"

@@ -15,10 +15,12 @@ from .answering.cite import check_citations
 from .answering.extractive import scored_answer, similarity_answer
 from .errors import FilterError, QuestionError
 from .records import Answer, Citation, CopyCluster, CopyDocument, IndexInfo, Passage, Timeline
+from .relevance.expect import not_english
 from .retrieval.retriever import Filters, Reranker, Retrieval, Retriever
 from .settings import Settings, load_settings, pin_to_index
 from .store.base import Store
 from .store.location import open_store
+from .text import content_words
 
 if TYPE_CHECKING:
     from .retrieval.langchain import IndexRetriever
@@ -52,14 +54,17 @@ class AnswerStream:
         from .news.outlets import by_source
 
         qa, s, t0 = self._qa, self.settings, time.perf_counter()
+        answered = self._given if self._given is not None else qa.retriever.retrieve(self.question, s, self._filters)
         found = qa.retriever.explain(self.question, s, self._filters, k=s.news_passages)
-        out = by_source(self.question, found, qa.store, qa.embedder, qa.retriever, s, self._filters)
+        out = by_source(self.question, answered, found, qa.store, qa.embedder, qa.retriever, s, self._filters)
         citations = [Citation(line.marker, out.passages[line.marker - 1], line.sentence)
                      for line in out.lines if line.covered]
         timings = {"retrieve": found.timings.get("total", 0.0), "total": time.perf_counter() - t0}
-        self.answer = Answer(self.question, out.text, citations, out.passages, not citations,
-                             timings=timings, mode="extractive:by-source", raw=out.text,
-                             short_answer=out.short_answer, by_source=out.lines)
+        # An abstaining answer keeps the passages it read, as related ones; a by-source answer lists those it cites.
+        passages = answered if out.abstained else out.passages
+        self.answer = Answer(self.question, out.text, citations, passages, not citations, timings=timings,
+                             mode="extractive:by-source", raw=out.text, short_answer=out.short_answer,
+                             by_source=out.lines)
         yield out.text
 
     def _tokens(self) -> Iterator[str]:
@@ -155,6 +160,9 @@ class BriefQA:
         if len(question) > settings.max_question_chars:
             raise QuestionError(f"The question is {len(question)} characters long, more than the limit of "
                                 f"{settings.max_question_chars}; shorten it.")
+        if not content_words(question) and not not_english(question):  # a foreign one is told so by the answerer
+            raise QuestionError(f"The question “{question}” names nothing to look for; ask about a person, a "
+                                "place, an event or a subject.")
         return question
 
     def _filters(self, sources=None, date_from=None, date_to=None) -> Filters:

@@ -215,23 +215,32 @@ class Settings(BaseModel):
                                json_schema_extra={"group": "answer"})
     answerer: Literal["scored", "similarity"] = Field(
         "scored",
-        description="Extractive answerer: 'scored' weighs each passage sentence with the learned scorer "
-                    "(briefqa/relevance/scorer.json) and opens with the span asked for; 'similarity' is the "
-                    "previous one (cosine, word overlap and type bonuses), kept as the benchmarks' baseline.",
+        description="Extractive answerer: 'scored' weighs each passage sentence with the learned scorer and the "
+                    "reader (briefqa/relevance/scorer.json, briefqa/models/reader.npz) and opens with the span "
+                    "asked for when sure of it; 'similarity' is the previous one (cosine, word overlap and type "
+                    "bonuses), kept as a baseline.",
         json_schema_extra={"group": "answer"})
     abstain_threshold: float = Field(0.0, ge=0.0, le=1.0,
                                      description="The scorer's probability that no passage sentence answers the "
                                                  "question, from which on the answer is an abstention. 0 (the "
                                                  "default) uses the threshold the scorer's training chose for "
-                                                 "each question style in cross-validation: the best abstention "
-                                                 "recall that keeps wrong abstentions within 5% (0.9 for short "
-                                                 "questions, 0.8 for long ones; README).",
+                                                 "each question style: the best abstention recall that keeps wrong "
+                                                 "abstentions within 5% (0.8 for short questions, chosen on "
+                                                 "natural dev; 0.8 for long ones, cross-validated on MultiHop-RAG "
+                                                 "dev; README).",
                                      json_schema_extra={"group": "answer"})
-    support_ratio: float = Field(0.7, ge=0.0, le=1.0,
+    short_answer_threshold: float = Field(
+        0.0, ge=0.0, le=1.0,
+        description="Probability that the bold short answer is right (the scorer's short-answer model) from which "
+                    "on it is shown. 0 (the default) uses the threshold chosen on natural dev: the lowest whose "
+                    "short answers are right 85% of the time (0.75; README). Lower shows more, less often right; "
+                    "1 shows none.",
+        json_schema_extra={"group": "answer"})
+    support_ratio: float = Field(0.4, ge=0.0, le=1.0,
                                  description="A supporting sentence joins the best one when its probability is at "
-                                             "least this fraction of the best one's. 0.7 shortens the natural dev "
-                                             "answers from 44 to 36 words (median) against 0.5, as many holding "
-                                             "the fact (README).",
+                                             "least this fraction of the best one's. On natural dev, 0.4 holds "
+                                             "the fact most often within 40 words (0.66, 37 words; 0.3: 0.66, 41; "
+                                             "0.5: 0.64, 34; 0.7: 0.60, 30; README).",
                                  json_schema_extra={"group": "answer"})
     extractive_sentences: int = Field(3, ge=1, le=10,
                                       description="Most sentences in an extractive answer (questions asking for a "

@@ -7,13 +7,13 @@ import pytest
 from briefqa.evaluation.metrics import (
     answer_contains,
     percentile,
-    question_word,
     retrieval_scores,
     short_answer_exact,
     short_answer_right,
     strict_correct,
     upstream_correct,
 )
+from briefqa.relevance.expect import question_word
 
 A, B = "Baku opened an embassy", "Israel opened one in 1993"
 

@@ -105,7 +105,8 @@ def test_an_index_keeps_the_runtime_it_was_built_with(onnx_cache, tmp_path):
 def test_the_torch_free_tokenizer_gives_the_ids_offsets_and_counts_of_transformers():
     from transformers import AutoTokenizer
 
-    from briefqa.models.embed import WordPieces, model_dir
+    from briefqa.models.embed import WordPieces
+    from briefqa.models.packaged import model_dir
 
     ref = AutoTokenizer.from_pretrained(str(model_dir()), local_files_only=True)
     ours = WordPieces(model_dir() / "tokenizer.json")
@@ -122,7 +123,7 @@ def test_the_torch_free_tokenizer_gives_the_ids_offsets_and_counts_of_transforme
 def test_the_weights_hash_read_from_the_wheel_record_is_the_weights_own_sha256():
     import hashlib
 
-    from briefqa.models.embed import _weights_hash, model_dir
+    from briefqa.models.packaged import model_dir, weights_hash
 
     weights = sorted(model_dir().glob("*.safetensors"))
-    assert _weights_hash() == hashlib.sha256(b"".join(f.read_bytes() for f in weights)).hexdigest()[:16]
+    assert weights_hash() == hashlib.sha256(b"".join(f.read_bytes() for f in weights)).hexdigest()[:16]

@@ -75,7 +75,9 @@ def test_a_timeline_that_matches_nothing_says_so(qa):
 
 # -- by source --------------------------------------------------------------------------------------------------
 def test_by_source_gives_each_outlet_its_line_newest_first_and_shows_differing_figures_side_by_side(qa):
-    a = qa.ask("How much will the repairs to the Cape Verran lighthouse cost?", by_source=True)
+    # The figures are the reader's spans, shown when the short-answer model is sure enough: here, always.
+    a = qa.ask("How much will the repairs to the Cape Verran lighthouse cost?", by_source=True,
+               short_answer_threshold=0.01)
     lines = [line for line in a.by_source if line.covered]
     assert [line.source for line in lines][:2] == ["Island Post", "Coast Gazette"]
     assert [line.published_at[:10] for line in lines] == sorted((line.published_at[:10] for line in lines),
@@ -84,6 +86,9 @@ def test_by_source_gives_each_outlet_its_line_newest_first_and_shows_differing_f
                              "(Coast Gazette [2])")
     assert a.short_answer is None  # no verdict between them
     assert all(c.sentence in c.passage.text for c in a.citations)
+    unsure = qa.ask("How much will the repairs to the Cape Verran lighthouse cost?", by_source=True,
+                    short_answer_threshold=1.0)
+    assert unsure.text.startswith("Island Post, ") and "differ" not in unsure.text  # no spans, no juxtaposition
 
 
 def test_a_named_outlet_without_coverage_is_said_so(qa):

@@ -163,7 +163,7 @@ def test_a_worker_killed_mid_ingest_is_one_sentence_and_the_index_keeps_its_stat
 
 def test_without_ray_nothing_imports_it(corpus, tmp_path):
     code = ("import sys, briefqa; briefqa.ingest(sys.argv[1], index=sys.argv[2], progress=False); "
-            "briefqa.BriefQA.open(sys.argv[2]).ask('Why?'); "
+            "briefqa.BriefQA.open(sys.argv[2]).ask('Why did it happen?'); "
             "assert not [m for m in sys.modules if m == 'ray' or m.startswith(('ray.', 'pymilvus'))], 'imported'")
     result = subprocess.run([sys.executable, "-c", code, str(corpus), str(tmp_path / "ix")], capture_output=True,
                             text=True, timeout=300)

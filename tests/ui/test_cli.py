@@ -71,6 +71,21 @@ def test_empty_and_oversized_questions(cli_index):
     one_clear_error(run("ask", "x" * 5000, "--index", cli_index), "5000 characters", "shorten")
 
 
+def test_questions_naming_nothing_are_refused_and_foreign_ones_are_told_to_use_english(cli_index):
+    one_clear_error(run("ask", "What is it about?", "--index", cli_index), "names nothing to look for")
+    out = run("ask", "Почему Азербайджан открыл посольство?", "--index", cli_index)
+    assert out.returncode == 0 and "does not look like English" in out.stdout
+
+
+def test_an_index_built_before_the_reader_answers_and_says_it_builds_the_reader_once(cli_index, tmp_path):
+    env = {**os.environ, "BRIEFQA_CACHE": str(tmp_path / "cache")}  # a machine that has never run the reader
+    out = subprocess.run([sys.executable, "-m", "briefqa", "ask", "When did Israel open its embassy in Baku?",
+                          "--index", str(cli_index)], capture_output=True, text=True, env=env, timeout=600)
+    assert out.returncode == 0 and "1993" in out.stdout, out.stderr
+    assert "building the answer reader once" in out.stderr and "Traceback" not in out.stderr
+    assert list((tmp_path / "cache" / "onnx").glob("reader-*/model-int8.onnx"))
+
+
 def test_empty_corpus(tmp_path):
     one_clear_error(run("ingest", tmp_path, "--index", tmp_path / "ix"), "No article files")
 

@@ -3,14 +3,16 @@
 Two answerers, chosen by the ``answerer`` setting:
 
 * ``scored`` (the default): every sentence of the passages is scored by
-  :class:`~briefqa.relevance.scorer.SentenceScorer` (a small logistic model over similarity, rare-word overlap
-  and what the question asks for, trained on the dev questions). When its probability that no sentence answers
-  reaches ``abstain_threshold``, the answer is an abstention that says so, with the closest passages kept as
-  related. Otherwise a question that asks for a date, number, name, place or organisation is answered with that
-  span first, then at most two supporting sentences ("why" and "how" get three), in the order the articles tell
-  them. A question naming several reports gets one cited sentence per report, labelled with its outlet and date,
-  oldest first; when it asks how they stand in time ("before", "after", "between", "was there a change"), the
-  answer opens by stating the order they were published in.
+  :class:`~briefqa.relevance.scorer.SentenceScorer` (a feature model over similarity, rare-word overlap and
+  what the question asks for, whose best sentences the reader, a cross-encoder, reads with the question; all
+  trained on the natural training questions). When its probability that no sentence answers reaches
+  ``abstain_threshold``, the answer is an abstention that says so, with the closest passages kept as related.
+  Otherwise the best sentence and those close to it (``support_ratio``), at most two for a question that asks
+  for a date, number, name, place or organisation ("why" and "how" get three), in the order the articles tell
+  them; the reader's span opens the answer in bold when the scorer is sure of it (:mod:`.short`). A question
+  naming several reports gets one cited sentence per report, labelled with its outlet and date, oldest first;
+  when it asks how they stand in time ("before", "after", "between", "was there a change"), the answer opens by
+  stating the order they were published in.
 * ``similarity``: the previous answerer, kept as the baseline the benchmarks compare against: sentences by
   cosine to the question plus rarity-weighted word overlap and an answer-type bonus.
 """
@@ -25,10 +27,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..records import AnswerSentence, Citation, Passage
-from ..relevance.scorer import Scored, score_sentences
+from ..relevance.scorer import Scored, SentenceScorer, score_sentences
 from ..settings import Settings
 from ..text import content_words
 from .cite import ABSTAIN_TEXT, SupportScorer, with_markers
+from .short import short_answer
 
 
 def coverage(question: str, passages: Sequence[Passage], idf: Callable[[str], float] | None = None) -> float:
@@ -206,20 +209,24 @@ NOT_ENGLISH = "The question does not look like English; the answerer reads Engli
 def scored_answer(question: str, passages: Sequence[Passage], store, embedder, settings: Settings,
                   scorer=None) -> Extracted:
     """The scored answerer (see the module's docstring)."""
-    from ..relevance.expect import expectation, not_english
-    from ..relevance.scorer import SentenceScorer
-    from .short import short_answer
+    from ..relevance.expect import not_english
 
     if not_english(question):
         return Extracted(f"{NOT_ENGLISH} {RELATED}" if passages else NOT_ENGLISH, [], [], True, None, 0.0)
     scorer = scorer or SentenceScorer.packaged()
-    scored = score_sentences(question, passages, store, embedder, scorer)
+    return answer_from(question, score_sentences(question, passages, store, embedder, scorer), passages, settings,
+                       scorer)
+
+
+def answer_from(question: str, scored: Scored, passages: Sequence[Passage], settings: Settings,
+                scorer: SentenceScorer) -> Extracted:
+    """The answer the scorer's verdict ``scored`` on ``passages`` gives: an abstention, or the best sentences."""
+    from ..relevance.expect import expectation
+
     confidence = 1 - scored.unanswerable
     threshold = settings.abstain_threshold or scorer.abstain_threshold(question)
     if not scored.candidates or scored.unanswerable >= threshold:
         return Extracted(abstention(question), [], [], True, None, confidence)
-    floor = settings.support_ratio * float(scored.probabilities.max())
-    exp = expectation(question)
     parts = _parts(passages)
     if parts:  # one sentence per named report, its best: the question asked what each of them said
         chosen = []
@@ -229,12 +236,12 @@ def scored_answer(question: str, passages: Sequence[Passage], store, embedder, s
             if top is not None and top not in chosen:
                 chosen.append(top)
     else:
-        limit = min(settings.extractive_sentences, exp.max_sentences)
-        chosen = _pick(scored, limit, floor)
+        limit = min(settings.extractive_sentences, expectation(question).max_sentences)
+        chosen = _pick(scored, limit, settings.support_ratio * float(scored.probabilities.max()))
     top = int(np.argmax(scored.probabilities))
     if top not in chosen:
         chosen.insert(0, top)
-    short = short_answer(question, scored.candidates[top].text)
+    short = short_answer(question, scored, top, settings.short_answer_threshold)
     chosen = _reading_order(chosen, scored, passages)
     order = _publication_order(chosen, scored, passages) if parts and _ASKS_ORDER.search(question) else None
     return _compose(chosen, scored, passages, short, confidence, labelled=bool(parts), lead=order)

@@ -102,7 +102,7 @@ def _hint(returncode: int) -> str:
 
 def build_status() -> dict[str, Any]:
     """What ``scripts/install.py`` last reported about compiling llama.cpp (empty when it never ran)."""
-    from ..models.embed import cache_dir
+    from ..models.packaged import cache_dir
 
     try:
         return json.loads((cache_dir() / "llama-build.json").read_text(encoding="utf-8"))

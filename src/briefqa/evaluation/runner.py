@@ -28,6 +28,7 @@ from typing import Any
 from ..answering.cite import parse_markers, strip_markers
 from ..answering.followup import standalone_question
 from ..errors import BriefQAError, ConfigError, DatasetError
+from ..relevance.expect import SPAN_QUESTION_WORDS, question_word
 from ..settings import ARGUMENT, SECRETS, Settings, load_settings, read_toml
 from ..store.local import atomic_write
 from . import metrics as M
@@ -401,7 +402,7 @@ def _short_answers(answered: list[dict[str, Any]]) -> dict[str, float]:
     question is wrong."""
     out: dict[str, float] = {}
     span = [r for r in answered if r["answerable"] and r["gold_answer"]
-            and M.question_word(r["question"]) in M.SPAN_QUESTION_WORDS]
+            and question_word(r["question"]) in SPAN_QUESTION_WORDS]
     if span:
         out["short_answer_shown"] = M.mean([float(bool(r.get("short_answer"))) for r in span])
     shown = [r for r in answered if r.get("short_answer") and (r["gold_answer"] or not r["answerable"])]
@@ -429,8 +430,8 @@ def _aggregate(config: EvalConfig, settings: Settings, records: list[dict]) -> C
         name=config.name, settings=settings.public(), overrides=config.shown,
         metrics=score_records(records),
         by_type={t: score_records(r for r in records if r["type"] == t) for t in types},
-        by_word={w: score_records(r for r in records if M.question_word(r["question"]) == w)
-                 for w in sorted({M.question_word(r["question"]) for r in records})},
+        by_word={w: score_records(r for r in records if question_word(r["question"]) == w)
+                 for w in sorted({question_word(r["question"]) for r in records})},
         totals_ms=[r["timings"]["total"] * 1000 for r in records])
 
 

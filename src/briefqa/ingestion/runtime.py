@@ -50,7 +50,7 @@ class RuntimeChoice:
 
 def machine_key() -> str:
     """What decides which runtime is fastest here: the CPU, its instruction sets, the cores, the versions."""
-    from ..models.embed import _threads
+    from ..models.packaged import threads
 
     info = _cpuinfo()
     versions = []
@@ -60,7 +60,7 @@ def machine_key() -> str:
         except metadata.PackageNotFoundError:
             versions.append("-")
     # The runtimes compared belong to the key: a choice made before torch-bf16 was a contender is measured again.
-    parts = [info.get("model name", platform.processor()), info.get("flags", ""), str(_threads()), *versions,
+    parts = [info.get("model name", platform.processor()), info.get("flags", ""), str(threads()), *versions,
              ",".join(contenders())]
     return hashlib.sha256("|".join(parts).encode()).hexdigest()[:16]
 
@@ -92,7 +92,7 @@ def contenders() -> tuple[str, ...]:
 
 
 def _remembered() -> dict:
-    from ..models.embed import cache_dir
+    from ..models.packaged import cache_dir
 
     try:
         return json.loads((cache_dir() / CHOICE_FILE).read_text(encoding="utf-8"))
@@ -101,7 +101,7 @@ def _remembered() -> dict:
 
 
 def _remember(choice: RuntimeChoice) -> None:
-    from ..models.embed import cache_dir
+    from ..models.packaged import cache_dir
 
     known = _remembered()
     known[machine_key()] = {"runtime": choice.runtime, "rates": choice.rates}
@@ -118,12 +118,13 @@ def _remember(choice: RuntimeChoice) -> None:
 def measure(texts: Sequence[str], batch_size: int) -> dict[str, float]:
     """Chunks per second of each contender on an evenly spread sample of ``texts``, after a warm-up, embedded
     the way ingest embeds them (chunk and sentence vectors from one pass)."""
-    from ..models.embed import _threads, get_embedder
+    from ..models.embed import get_embedder
+    from ..models.packaged import threads
     from ..text import split_sentences
 
     # Whole rounds of batches for every core: with 3 batches on 2 cores, the ONNX layout (a batch per core)
     # would be timed half idle, which ingest's long runs never are.
-    size = min(len(texts), SAMPLE_ROUNDS * batch_size * _threads())
+    size = min(len(texts), SAMPLE_ROUNDS * batch_size * threads())
     step = max(1, len(texts) // size)
     sample = list(texts[::step][:size])
     spans = [[(x.start, x.end) for x in split_sentences(t)] or [(0, len(t))] for t in sample]

