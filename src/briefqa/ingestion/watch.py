@@ -9,7 +9,6 @@ as seen only once the index holds it. One watcher per index: a second is refused
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
 import logging
 import re
@@ -18,9 +17,10 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from ..errors import BriefQAError, ConfigError, IndexBusyError
+from ..errors import BriefQAError, ConfigError
 from ..records import IngestReport
 from ..settings import Settings
+from ..store.local import lock_or_refuse
 
 log = logging.getLogger(__name__)
 
@@ -46,11 +46,8 @@ def watcher_lock(settings: Settings):
     path = Path(settings.web_dir) / f".watch-{key[:16]}.lock"
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "a") as fh:
-        try:
-            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise IndexBusyError(f"Another `briefqa watch` is keeping the index at {settings.index} current; "
-                                 "stop it first, or watch another index.") from None
+        lock_or_refuse(fh, f"Another `briefqa watch` is keeping the index at {settings.index} current; stop it "
+                           "first, or watch another index.")
         yield
 
 

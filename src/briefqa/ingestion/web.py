@@ -134,6 +134,7 @@ class Archive:
 
     def __init__(self, root: str | Path) -> None:
         self.root = Path(root)
+        self._canonical: dict[str, str] | None = None  # urls.json, read once per run
 
     def article_dir(self, canonical: str) -> Path:
         host = re.sub(r"[^a-z0-9.-]", "_", (urlsplit(canonical).hostname or "host").lower())[:80]
@@ -147,7 +148,9 @@ class Archive:
 
     def canonical_of(self, url: str) -> str | None:
         """The canonical URL a fetched ``url`` turned out to have, if it was fetched before."""
-        return _read_json(self.root / ".feeds" / "urls.json").get(url)
+        if self._canonical is None:
+            self._canonical = _read_json(self.root / ".feeds" / "urls.json")
+        return self._canonical.get(url)
 
     def store(self, page: Page, response: Response) -> tuple[Path | None, str, list]:
         """Keep ``page`` as a version of its article unless that exact text is kept already: the new file

@@ -83,6 +83,15 @@ def atomic_write(path: Path, data: bytes) -> None:
             os.close(dfd)
 
 
+def lock_or_refuse(fh, busy: str) -> None:
+    """Take the exclusive lock of the open file ``fh``, held until it is closed (by a crash too, so it never goes
+    stale), or raise :class:`IndexBusyError` with the sentence ``busy`` when another process holds it."""
+    try:
+        fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        raise IndexBusyError(busy) from None
+
+
 @contextlib.contextmanager
 def write_lock(path: str | Path):
     """Be the only writer of the index at ``path`` until the block ends, or raise :class:`IndexBusyError`.
@@ -99,11 +108,8 @@ def write_lock(path: str | Path):
         raise write_error(path, exc) from None
     try:
         with fh:
-            try:
-                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                raise IndexBusyError(f"The index at {path} is being written by another briefqa process; run this "
-                                     "again when that one has finished.") from None
+            lock_or_refuse(fh, f"The index at {path} is being written by another briefqa process; run this again "
+                               "when that one has finished.")
             yield
     finally:
         if created and not (path / MANIFEST).exists():
