@@ -184,7 +184,9 @@ def milvus_server(tmp_path):
     deadline = time.monotonic() + 60
     while True:
         try:
-            MilvusClient(f"http://127.0.0.1:{port}", timeout=2).list_collections()
+            probe = MilvusClient(f"http://127.0.0.1:{port}", timeout=2)
+            probe.list_collections()
+            probe.close()
             break
         except Exception:
             if proc.poll() is not None or time.monotonic() > deadline:

@@ -114,7 +114,11 @@ def _client(loc: Location):
                 # pymilvus pings every 10 s even when idle; milvus-lite's server allows that so rarely that it
                 # drops the connection ("too_many_pings") and gRPC logs it. Pinging only during calls, at most
                 # every 5 minutes, is within every server's policy.
-                _clients[loc.uri] = MilvusClient(loc.uri, timeout=10, grpc_options=GRPC_OPTIONS)
+                # pymilvus shares one channel among all clients of an address in a process, whatever their
+                # options; a dedicated one keeps these options even when the caller has its own client there.
+                _clients[loc.uri] = MilvusClient(
+                    loc.uri, timeout=10, grpc_options=GRPC_OPTIONS, dedicated=not loc.embedded
+                )
             except Exception as exc:
                 raise _unavailable(loc, exc) from None
         return _clients[loc.uri]
