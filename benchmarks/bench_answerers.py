@@ -46,14 +46,14 @@ def seed_index(data: Path, work: Path) -> Path:
 
 
 def run_eval(src: Path | None, dataset: Path, index: Path, out: Path) -> dict:
-    """``briefqa eval`` of ``dataset`` in a process of its own (with ``src`` first on the path), its metrics."""
+    """``briefqa eval`` of ``dataset`` in a process of its own (with ``src`` first on the path), its report."""
     env = dict(os.environ)
     if src is not None:
         env["PYTHONPATH"] = os.pathsep.join([str(src), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
     shutil.rmtree(out, ignore_errors=True)
     subprocess.run([sys.executable, "-m", "briefqa", "eval", str(dataset), "--index", str(index), "--out", str(out)],
                    check=True, env=env, stdout=subprocess.DEVNULL)
-    return json.loads((out / "report.json").read_text(encoding="utf-8"))["configs"][0]["metrics"]
+    return json.loads((out / "report.json").read_text(encoding="utf-8"))["configs"][0]
 
 
 def _cell(metrics: dict, name: str) -> str:
@@ -69,17 +69,20 @@ def main() -> None:
     ap.add_argument("--index", type=Path, required=True, help="an index of the MultiHop-RAG corpus")
     ap.add_argument("--baseline", type=Path, required=True, help="the src directory of the answerer to compare")
     ap.add_argument("--work", type=Path, default=Path("benchmarks/out/answerers"))
-    ap.add_argument("--only", help="one dataset's label, e.g. 'natural dev'")
+    ap.add_argument("--only", action="append", help="a dataset's label, e.g. 'natural dev' (repeatable)")
     args = ap.parse_args()
     rows = []
     for label, rel, index_kind in DATASETS:
-        if args.only and label != args.only:
+        if args.only and label not in args.only:
             continue
         index = seed_index(args.data, args.work) if index_kind == "seed" else args.index
         for name, src in (("before", args.baseline), ("after", None)):
             out = args.work / f"{name}-{Path(rel).stem}-{Path(rel).parent.name}"
             print(f"{label}: {name} …", file=sys.stderr, flush=True)
-            rows.append((label, name, run_eval(src, args.data / rel, index, out)))
+            report = run_eval(src, args.data / rel, index, out)
+            rows.append((label, name, report["metrics"]))
+            if "follow_up" in report.get("by_type", {}):  # what the follow-up rewrite is judged by
+                rows.append((f"{label}, second turns", name, report["by_type"]["follow_up"]))
     print("| dataset | answerer | " + " | ".join(COLUMNS) + " |")
     print("|---|---|" + "---|" * len(COLUMNS))
     for label, name, metrics in rows:

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Train briefqa's reader and write ``src/briefqa/models/reader.npz`` (the adapters, layer norms and heads).
+"""Train briefqa's reader and write ``src/briefqa/models/reader.npz`` (its trained weights and heads).
 
     python scripts/train_reader.py --index IDX \\
         --train ../shared/data/natural/queries-train.json --train ../shared/data/natural/followups-train.jsonl
@@ -14,16 +14,19 @@ holds the evidence and the answer, and up to 11 that do not: half from the evide
 same subject, other facts), half from the other retrieved passages. An unanswerable question's group is 12
 retrieved sentences, none answering.
 
-How. The packaged MiniLM with a rank-16 adapter on every linear layer of its six (and its layer norms and two
-heads trainable, 675k weights; :mod:`briefqa.models.readernet`), read as the runtime reads
-(:class:`briefqa.models.reader.PairEncoder`). Per group, a listwise loss (softmax over the group, the
-answering sentence the target), half a binary cross-entropy per sentence (so that a question no sentence
-answers scores low everywhere, which abstention reads), and the span loss (start and end of the answer in the
-answering sentence). AdamW, learning rate 5e-4 with 5% warm-up and a linear decay, two epochs, one group a step,
-seeded: the same data and thread count give the same file. About 45 minutes on 2 cores.
+How. The packaged MiniLM read as the runtime reads it (:class:`briefqa.models.reader.PairEncoder`), with a
+relevance head and a span head (:mod:`briefqa.models.readernet`). ``--mode full`` (the default) trains every
+weight of its six layers (AdamW at 5e-5, the new heads at 5e-4) and writes each layer's change as int8 with a
+scale per row, about 10 MB; ``--mode lora`` trains rank-16 adapters beside the frozen weights instead (675k
+weights, 1.4 MB). Per group, a listwise loss (softmax over the group, the answering sentence the target), half
+a binary cross-entropy per sentence (so that a question no sentence answers scores low everywhere, which
+abstention reads), and the span loss (start and end of the answer in the answering sentence). 5% warm-up and a
+linear decay, two epochs, one group a step, seeded: the same data and thread count give the same file. About
+50 minutes on 2 cores.
 
 At the end it reports, on the *cal* split it did not train on, how often the answering sentence comes first
-among the top 5 passages' sentences, against MiniLM's cosine.
+among the top 5 passages' sentences: for the file as written (the int8 changes, as the runtime applies them),
+for the file it replaces, and for MiniLM's cosine.
 """
 
 from __future__ import annotations
@@ -121,17 +124,31 @@ def _token_span(offsets: np.ndarray, a: int, b: int) -> tuple[int, int] | None:
     return (inside[0], inside[-1]) if inside else None
 
 
-def train(groups: list[Group], epochs: int, lr: float, rank: int, alpha: float, seed: int):
+def network(args):
+    """The network to train, and its parameter groups: in full, the packaged layers move slowly and the new
+    heads fast; with adapters, everything trained is new and moves fast."""
+    from briefqa.models.readernet import fully_trainable, with_adapters
+
+    if args.mode == "lora":
+        net = with_adapters(args.rank, args.alpha)
+        return net, [{"params": [p for p in net.parameters() if p.requires_grad], "lr": args.head_lr}]
+    net = fully_trainable()
+    heads = [*net.relevance.parameters(), *net.span.parameters()]
+    layers = [p for p in net.bert.parameters() if p.requires_grad]
+    return net, [{"params": layers, "lr": args.lr}, {"params": heads, "lr": args.head_lr}]
+
+
+def train(groups: list[Group], args):
     import torch
     from tqdm import tqdm
 
     from briefqa.models.reader import PairEncoder
-    from briefqa.models.readernet import with_adapters
 
-    torch.manual_seed(seed)
-    net = with_adapters(rank, alpha)
-    params = [p for p in net.parameters() if p.requires_grad]
-    opt = torch.optim.AdamW(params, lr=lr, weight_decay=0.01)
+    torch.manual_seed(args.seed)
+    net, param_groups = network(args)
+    params = [p for g in param_groups for p in g["params"]]
+    opt = torch.optim.AdamW(param_groups, weight_decay=0.01)
+    epochs, seed = args.epochs, args.seed
     steps = len(groups) * epochs
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda s: min(1.0, (s + 1) / (0.05 * steps)) * max(0.0, 1 - s / steps))
@@ -168,8 +185,8 @@ def train(groups: list[Group], epochs: int, lr: float, rank: int, alpha: float, 
     return net.eval()
 
 
-def report(qa, net, items) -> None:
-    """Answering sentence first among the top 5 passages' sentences, on questions the reader did not see."""
+def report(qa, nets: dict, items) -> None:
+    """Answering sentence first among the top 5 passages' sentences, on questions the readers did not see."""
     import torch
     from tqdm import tqdm
     from training_data import holds
@@ -177,7 +194,7 @@ def report(qa, net, items) -> None:
     from briefqa.models.reader import PairEncoder, second_text
 
     encode = PairEncoder()
-    first = {"reader": [], "cosine": []}
+    first = {name: [] for name in [*nets, "cosine"]}
     for q in tqdm(items, desc="reporting on the cal split", unit="q", file=sys.stderr):
         if not q.answerable:
             continue
@@ -187,24 +204,28 @@ def report(qa, net, items) -> None:
         labels = np.array([holds(s, q.facts) for _, s in sents])
         if not labels.any():
             continue
-        with torch.no_grad():
-            enc = encode(q.searched, [second_text(t, s)[0] for t, s in sents])
-            rel = net(*(torch.from_numpy(enc[k]) for k in ("input_ids", "attention_mask", "token_type_ids")))[0]
+        enc = encode(q.searched, [second_text(t, s)[0] for t, s in sents])
+        inputs = [torch.from_numpy(enc[k]) for k in ("input_ids", "attention_mask", "token_type_ids")]
+        for name, net in nets.items():
+            with torch.no_grad():
+                first[name].append(labels[int(net(*inputs)[0].argmax())])
         cos = qa.embedder.encode([s for _, s in sents]) @ qa.embedder.encode_query(q.searched)
-        first["reader"].append(labels[int(rel.argmax())])
         first["cosine"].append(labels[int(np.argmax(cos))])
-    print(f"answering sentence first among the top 5 passages' sentences, {len(first['reader'])} cal questions: "
-          f"reader {np.mean(first['reader']):.3f}, MiniLM cosine {np.mean(first['cosine']):.3f}")
+    print(f"answering sentence first among the top 5 passages' sentences, {len(first['cosine'])} cal questions: "
+          + ", ".join(f"{name} {np.mean(hits):.3f}" for name, hits in first.items()))
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--index", required=True, help="an index of the MultiHop-RAG corpus, default settings")
     ap.add_argument("--train", action="append", required=True, help="a training file (repeatable)")
+    ap.add_argument("--mode", choices=("full", "lora"), default="full",
+                    help="train every weight of the six layers, or low-rank adapters beside frozen ones")
     ap.add_argument("--epochs", type=int, default=2)
-    ap.add_argument("--lr", type=float, default=5e-4)
-    ap.add_argument("--rank", type=int, default=16)
-    ap.add_argument("--alpha", type=float, default=32.0)
+    ap.add_argument("--lr", type=float, default=5e-5, help="the packaged layers' learning rate (full mode)")
+    ap.add_argument("--head-lr", type=float, default=5e-4, help="the heads' (and the adapters') learning rate")
+    ap.add_argument("--rank", type=int, default=16, help="the adapters' rank (lora mode)")
+    ap.add_argument("--alpha", type=float, default=32.0, help="the adapters' scale numerator (lora mode)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--limit", type=int, help="the first N questions of each file only (a quick trial run)")
     ap.add_argument("--out", default=str(OUT))
@@ -214,7 +235,7 @@ def main() -> int:
     from training_data import questions
 
     import briefqa
-    from briefqa.models.readernet import adapter_arrays
+    from briefqa.models.readernet import adapter_arrays, delta_arrays, merged
     from briefqa.ui.env import offline
 
     offline()
@@ -226,11 +247,15 @@ def main() -> int:
     groups = build_groups(qa, fit, args.seed)
     print(f"{len(groups)} groups from {len(fit)} fit questions ({sum(g.answerable for g in groups)} answerable), "
           f"{time.perf_counter() - t0:.0f} s", file=sys.stderr)
-    net = train(groups, args.epochs, args.lr, args.rank, args.alpha, args.seed)
-    np.savez(args.out, **adapter_arrays(net))
-    print(f"written: {args.out} ({Path(args.out).stat().st_size / 1e6:.1f} MB), "
-          f"{(time.perf_counter() - t0) / 60:.0f} min", file=sys.stderr)
-    report(qa, net, [q for q in items if q.split == "cal"])
+    net = train(groups, args)
+    out = Path(args.out)
+    replaced = {"replaced file": merged(np.load(out, allow_pickle=False))} if out.is_file() else {}
+    np.savez_compressed(out, **(delta_arrays(net) if args.mode == "full" else adapter_arrays(net)))
+    print(f"written: {out} ({out.stat().st_size / 1e6:.1f} MB), {(time.perf_counter() - t0) / 60:.0f} min",
+          file=sys.stderr)
+    # As written (int8 changes) is what runs; the file it replaces is the comparison.
+    report(qa, {"new file": merged(np.load(out, allow_pickle=False)), **replaced},
+           [q for q in items if q.split == "cal"])
     return 0
 
 

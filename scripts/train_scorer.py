@@ -5,9 +5,11 @@
         --train ../shared/data/natural/queries-train.json --train ../shared/data/natural/followups-train.jsonl \
         --dev ../shared/data/natural/queries-dev.json
 
-``IDX`` is an index of the MultiHop-RAG corpus built with the default settings (``briefqa ingest
-../shared/data/multihop-rag/corpus.json --index IDX``). Run ``scripts/train_reader.py`` first: the short
-questions' models read what the reader says. About 20 minutes on 2 cores.
+``IDX`` is an index of the MultiHop-RAG corpus built with the default settings and the onnx-int8 runtime
+(``briefqa ingest ../shared/data/multihop-rag/corpus.json --index IDX --embed-runtime onnx-int8``): the
+features hold MiniLM cosines, and onnx-int8 is what a new machine's first ingests and the tests use (the model
+fitted on it scores as well on a torch index; README). Run ``scripts/train_reader.py`` first: the short
+questions' models read what the reader says. About 10 minutes on 2 cores.
 
 Short questions (staff's), in three steps that never see the same question twice:
 
@@ -23,8 +25,9 @@ Short questions (staff's), in three steps that never see the same question twice
    model over :data:`~briefqa.relevance.scorer.SHORT_FEATURES` of each best sentence's span, learning whether
    the span is the gold answer (:func:`briefqa.evaluation.metrics.short_answer_right`).
 3. ``--dev`` (natural dev, read, never fitted): the abstention threshold (the best recall that keeps wrong
-   abstentions within 5%, at a precision of 0.8 where one reaches it) and the short-answer threshold (the
-   most short answers shown at a precision of at least 0.85), each with its table in the written file.
+   abstentions within 5%) and the short-answer threshold (the most short answers shown at a precision of at
+   least 0.85, or else the best precision, counted over ten short answers at least), each with its table in
+   the written file.
 
 Long questions (naming several reports, MultiHop-RAG's): the packaged file's models are kept, or retrained with
 ``--long ../shared/data/multihop-rag/queries-dev.json`` in five folds as before (that file is MultiHop-RAG's
@@ -296,6 +299,8 @@ def train_route(qa, rows, c: float) -> tuple[dict, dict | None, dict, dict]:
 PREFILTER = 24
 #: The bound on the bold short answer: right at least this often where it is shown.
 MIN_SHORT_PRECISION = 0.85
+#: The fewest short answers a threshold's precision may rest on (one answer right says nothing).
+MIN_SHORT_ANSWERS = 10
 
 
 def fit_features(qa, rows: list[Row], c: float) -> tuple[dict, dict]:
@@ -415,12 +420,12 @@ def short_table(rows, model: dict, span_questions: int) -> list[dict]:
 
 def choose_short(table: list[dict]) -> float:
     """The lowest threshold whose short answers are right at least :data:`MIN_SHORT_PRECISION` of the time (the
-    most shown), or, where none is, the most precise one that still shows some."""
-    good = [t for t in table if t["precision"] is not None and t["precision"] >= MIN_SHORT_PRECISION]
+    most shown), or, where none is, the most precise one; either over at least :data:`MIN_SHORT_ANSWERS`."""
+    counted = [t for t in table if t["precision"] is not None and t["short_answers"] >= MIN_SHORT_ANSWERS]
+    good = [t for t in counted if t["precision"] >= MIN_SHORT_PRECISION]
     if good:
         return min(t["threshold"] for t in good)
-    shown = [t for t in table if t["precision"] is not None and t["short_answers"] >= 5]
-    return max(shown, key=lambda t: (t["precision"], -t["threshold"]))["threshold"] if shown else 1.0
+    return max(counted, key=lambda t: (t["precision"], -t["threshold"]))["threshold"] if counted else 1.0
 
 
 def train_short(qa, fit_rows: list[Row], cal_rows: list[Row], dev_rows: list[Row], c: float) -> tuple[dict, dict]:

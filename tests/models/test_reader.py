@@ -1,4 +1,4 @@
-"""The reader (briefqa.models.reader): built once from the packaged MiniLM and the committed adapter, run on
+"""The reader (briefqa.models.reader): built once from the packaged MiniLM and the committed trained file, run on
 onnxruntime, reading the question and a sentence together."""
 
 import io
@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from briefqa.models.packaged import model_dir
-from briefqa.models.reader import PairEncoder, Reader, adapter_bytes, best_span, model_path, second_text
+from briefqa.models.reader import PairEncoder, Reader, best_span, model_path, second_text, trained_bytes
 
 UBER = "How much revenue did Uber bring in for the third quarter?"
 SENTENCES = [
@@ -47,14 +47,18 @@ def test_the_sentence_that_answers_reads_best_and_its_span_is_the_answer(reader)
 
 
 def test_a_batch_reads_as_each_pair_alone_within_int8_rounding(reader):
-    # Dynamic int8 scales activations per batch, so a pair's logit moves a little with its neighbours (about
-    # 0.2 here, on a scale where answering and not answering lie 10 apart); the order and the spans do not.
+    # Dynamic int8 scales activations per batch, so a pair's logit moves with its neighbours (up to about 0.9
+    # here, on a scale where answering and not answering lie 18 apart); the order does not, nor the spans of
+    # the sentences that read as answers (one that does not has no span worth showing).
     together = reader.read(UBER, SENTENCES, [TITLE] * 3, batch_size=3)
     alone = [reader.read(UBER, [s], [TITLE]) for s in SENTENCES]
     single = np.array([a.relevance[0] for a in alone])
-    assert np.allclose(together.relevance, single, atol=0.5)
+    assert np.allclose(together.relevance, single, atol=1.2)
     assert (np.argsort(together.relevance) == np.argsort(single)).all()
-    assert [s.text for s in together.spans] == [a.spans[0].text for a in alone]
+    answering = single > 0
+    assert answering[0]
+    batched = [s.text for s, a in zip(together.spans, answering, strict=True) if a]
+    assert batched == [x.spans[0].text for x, a in zip(alone, answering, strict=True) if a]
 
 
 def test_the_span_lies_in_the_sentence_never_in_the_title():
@@ -65,22 +69,24 @@ def test_the_span_lies_in_the_sentence_never_in_the_title():
     assert (span.start, span.end) == (0, 6)  # characters 10-16 of the second text are the sentence's 0-6
 
 
-def test_the_runnable_reader_is_built_once_into_the_cache_keyed_by_the_adapter(reader):
+def test_the_runnable_reader_is_built_once_into_the_cache_keyed_by_the_trained_file(reader):
     path = model_path()
     assert path.is_file() and path.name == "model-int8.onnx"
     stamp = os.stat(path).st_mtime_ns
     assert model_path() == path and os.stat(path).st_mtime_ns == stamp  # not built again
     import hashlib
 
-    assert hashlib.sha256(adapter_bytes()).hexdigest()[:16] in path.parent.name
+    assert hashlib.sha256(trained_bytes()).hexdigest()[:16] in path.parent.name
     assert not list(path.parent.glob("*.tmp*")) and not (path.parent / "model.onnx").exists()
 
 
-def test_the_committed_adapter_is_small_and_holds_no_pickle():
-    arrays = np.load(io.BytesIO(adapter_bytes()), allow_pickle=False)
-    assert len(adapter_bytes()) < 3_000_000
-    assert {a.dtype for name, a in arrays.items() if name != "lora_scale"} == {np.dtype(np.float16)}
-    assert any(n.endswith(".lora_A") for n in arrays.files) and "head.span.weight" in arrays.files
+def test_the_committed_reader_file_is_small_int8_changes_and_holds_no_pickle():
+    arrays = np.load(io.BytesIO(trained_bytes()), allow_pickle=False)
+    assert len(trained_bytes()) < 25_000_000  # the most git may hold of a full fine-tune
+    changes = [n for n in arrays.files if n.endswith(".delta_q")]
+    assert len(changes) == 6 * 6 and {arrays[n].dtype for n in changes} == {np.dtype(np.int8)}
+    assert {arrays[n].dtype for n in arrays.files if n not in changes} == {np.dtype(np.float16)}
+    assert "head.span.weight" in arrays.files and not any("word_embeddings" in n for n in arrays.files)
 
 
 def test_the_int8_reader_ranks_as_the_merged_torch_network_does(reader):
@@ -88,10 +94,44 @@ def test_the_int8_reader_ranks_as_the_merged_torch_network_does(reader):
 
     from briefqa.models.readernet import merged
 
-    net = merged(np.load(io.BytesIO(adapter_bytes()), allow_pickle=False))
+    net = merged(np.load(io.BytesIO(trained_bytes()), allow_pickle=False))
     enc = PairEncoder()(UBER, [second_text(TITLE, s)[0] for s in SENTENCES])
     with torch.no_grad():
         rel = net(*(torch.from_numpy(enc[k]) for k in ("input_ids", "attention_mask", "token_type_ids")))[0]
     ours = reader.read(UBER, SENTENCES, [TITLE] * 3).relevance
     assert list(np.argsort(-rel.numpy())) == list(np.argsort(-ours))
     assert np.abs(rel.numpy() - ours).max() < 1.0  # int8 weights and activations move a logit a little
+
+
+@pytest.mark.parametrize("kind", ["full", "lora"])
+def test_a_trained_file_applied_to_the_packaged_weights_gives_back_the_trained_network(kind):
+    import torch
+
+    from briefqa.models.readernet import adapter_arrays, delta_arrays, fully_trainable, merged, with_adapters
+
+    torch.manual_seed(0)
+    net = fully_trainable() if kind == "full" else with_adapters(rank=4, alpha=8.0)
+    with torch.no_grad():  # a fine-tune's worth of change to every trained weight
+        for p in net.parameters():
+            if p.requires_grad:
+                p.add_(torch.randn_like(p) * 1e-2)
+    arrays = delta_arrays(net) if kind == "full" else adapter_arrays(net)
+    buf = io.BytesIO()
+    np.savez_compressed(buf, **arrays)
+    buf.seek(0)
+    applied = merged(np.load(buf, allow_pickle=False))
+    enc = PairEncoder()(UBER, [second_text(TITLE, s)[0] for s in SENTENCES])
+    inputs = {k: torch.from_numpy(enc[k]) for k in ("input_ids", "attention_mask", "token_type_ids")}
+    with torch.no_grad():  # MiniLM's states, which the (untrained, near-zero) heads would hide
+        want = net.eval().bert(**inputs).last_hidden_state
+        got = applied.bert(**inputs).last_hidden_state
+        untrained = merged(_heads_only(arrays)).bert(**inputs).last_hidden_state
+    assert (want - got).abs().max() < 0.02
+    assert (want - untrained).abs().max() > 0.2  # so the change is what the file carries
+    if kind == "full":
+        assert not any(n.startswith("embeddings.word_embeddings") for n in arrays)  # git never holds them
+        assert {a.dtype for n, a in arrays.items() if n.endswith(".delta_q")} == {np.dtype(np.int8)}
+
+
+def _heads_only(arrays: dict) -> dict:
+    return {n: a for n, a in arrays.items() if n.startswith("head.")}

@@ -8,12 +8,12 @@ reads ``[CLS] question [SEP] title | sentence [SEP]`` as one text and gives two 
 * a start and an end logit for each word piece of the sentence: where in it the answer's span lies (the bold
   short answer).
 
-It is trained by ``scripts/train_reader.py`` on the natural training questions only: low-rank adapters
-(rank 16) on every linear layer of MiniLM's six, its layer norms, and two linear heads. Git holds those
-(``reader.npz``, about 1.5 MB of float16); the runnable model is built from the packaged MiniLM and that file
-once, on first use, into the cache (merged, exported to ONNX, weights quantised to int8 per channel, keyed by
-both files' hashes), as the embedder's ONNX export is, and runs on onnxruntime without torch. Nothing is
-fetched.
+It is trained by ``scripts/train_reader.py`` on the natural training questions only: every weight of MiniLM's
+six layers, and two linear heads. Git holds what training changed (``reader.npz``, about 10 MB: each layer's
+change from the packaged weights as int8 with a scale per row, the biases, layer norms and heads as float16;
+never MiniLM itself); the runnable model is built from the packaged MiniLM and that file once, on first use,
+into the cache (applied, exported to ONNX, weights quantised to int8 per channel, keyed by both files'
+hashes), as the embedder's ONNX export is, and runs on onnxruntime without torch. Nothing is fetched.
 """
 
 from __future__ import annotations
@@ -44,8 +44,8 @@ from .packaged import (
 
 log = logging.getLogger(__name__)
 
-#: The trained adapter and heads, in this package.
-ADAPTER_FILE = "reader.npz"
+#: What training changed of the packaged MiniLM, and the heads, in this package.
+TRAINED_FILE = "reader.npz"
 #: Word pieces of a question and its sentence together; a longer sentence is cut, the question never.
 MAX_TOKENS = 160
 #: The longest answer span, in word pieces.
@@ -159,13 +159,13 @@ class Reader:
 
 
 # -- building the runnable model, once per machine ------------------------------------------------------------------
-def adapter_bytes() -> bytes:
-    return resources.files(__package__).joinpath(ADAPTER_FILE).read_bytes()
+def trained_bytes() -> bytes:
+    return resources.files(__package__).joinpath(TRAINED_FILE).read_bytes()
 
 
 def model_path() -> Path:
-    """The cached int8 ONNX reader, built from the packaged MiniLM and the adapter on first use."""
-    key = hashlib.sha256(adapter_bytes()).hexdigest()[:16]
+    """The cached int8 ONNX reader, built from the packaged MiniLM and the trained file on first use."""
+    key = hashlib.sha256(trained_bytes()).hexdigest()[:16]
     folder = cache_dir() / "onnx" / f"reader-{key}-minilm-{weights_hash()}-torch{torch_version()}-opset{ONNX_OPSET}"
     target = folder / "model-int8.onnx"
     if not target.is_file():
@@ -185,7 +185,7 @@ def _packaged() -> Reader:
 
 
 def build(target: Path) -> None:
-    """Merge the adapter into the packaged MiniLM, export it with its heads to ONNX and quantise the weights to
+    """Apply the trained file to the packaged MiniLM, export it with its heads to ONNX and quantise the weights to
     int8 per channel, into ``target`` (written aside and renamed: a crash leaves no half model in its place)."""
     import io
 
@@ -196,7 +196,7 @@ def build(target: Path) -> None:
                 target.parent)
     fp32 = target.with_name("model.onnx")
     try:
-        _export(merged(np.load(io.BytesIO(adapter_bytes()), allow_pickle=False)), fp32)
+        _export(merged(np.load(io.BytesIO(trained_bytes()), allow_pickle=False)), fp32)
         quantize_int8(fp32, target)
     finally:
         fp32.unlink(missing_ok=True)

@@ -1,9 +1,11 @@
-"""The reader as a torch network: the packaged MiniLM with low-rank adapters and two heads.
+"""The reader as a torch network: the packaged MiniLM, fine-tuned, with two heads.
 
-Training (``scripts/train_reader.py``) builds it with the adapters apart and trains them and the heads;
-building the runnable model (:mod:`briefqa.models.reader`) merges a trained adapter file into the packaged
-weights and exports the result to ONNX. One definition serves both, so the model that runs is the model that
-was trained. Only those two import this module, and with it torch and transformers.
+Training (``scripts/train_reader.py``) builds it in one of two ways: every weight of the six layers trained
+(the default; git keeps each layer's change from the packaged weights as int8 with a scale per row), or
+low-rank adapters beside frozen weights (git keeps the adapters). Building the runnable model
+(:mod:`briefqa.models.reader`) applies a trained file to the packaged weights and exports the result to ONNX.
+One definition serves both, so the model that runs is the model that was trained. Only those two import this
+module, and with it torch and transformers.
 """
 
 from __future__ import annotations
@@ -87,6 +89,40 @@ def with_adapters(rank: int, alpha: float) -> ReaderNet:
     return ReaderNet(bert)
 
 
+def fully_trainable() -> ReaderNet:
+    """The network to train in full: every weight of the six layers, their layer norms and the heads; the
+    word-piece embeddings stay packaged (they are half of MiniLM, and git would have to hold them)."""
+    bert = packaged_bert()
+    for name, p in bert.named_parameters():
+        p.requires_grad = name.startswith("encoder.") or "LayerNorm" in name
+    return ReaderNet(bert)
+
+
+def delta_arrays(net: ReaderNet) -> dict[str, np.ndarray]:
+    """What git keeps of a fully trained network: each linear layer's change from the packaged weights as int8
+    with a float16 scale per output row (the change is small, so int8 keeps it far finer than it would keep the
+    weight itself), its biases, layer norms and heads as float16."""
+    base = dict(packaged_bert().named_parameters())
+    out: dict[str, np.ndarray] = {}
+    for name, p in net.bert.named_parameters():
+        if not p.requires_grad:
+            continue
+        value = p.detach().numpy()
+        if name.endswith(".weight") and value.ndim == 2:
+            delta = value - base[name].detach().numpy()
+            scale = np.maximum(np.abs(delta).max(axis=1, keepdims=True), 1e-12) / 127
+            out[f"{name[:-len('.weight')]}.delta_q"] = np.round(delta / scale).astype(np.int8)
+            out[f"{name[:-len('.weight')]}.delta_scale"] = scale.astype(np.float16)
+        else:
+            out[name] = value.astype(np.float16)
+    return out | _head_arrays(net)
+
+
+def _head_arrays(net: ReaderNet) -> dict[str, np.ndarray]:
+    return {f"head.{head}.{part}": getattr(getattr(net, head), part).detach().numpy().astype(np.float16)
+            for head in ("relevance", "span") for part in ("weight", "bias")}
+
+
 def adapter_arrays(net: ReaderNet) -> dict[str, np.ndarray]:
     """What git keeps of a trained network: the adapters, the layer norms and the heads, as float16 arrays
     named by the packaged model's parameters (``encoder.layer.0.attention.self.query.lora_A``)."""
@@ -100,26 +136,27 @@ def adapter_arrays(net: ReaderNet) -> dict[str, np.ndarray]:
     for name, p in net.bert.named_parameters():
         if "LayerNorm" in name:
             out[name] = p.detach().numpy()
-    for head in ("relevance", "span"):
-        for part in ("weight", "bias"):
-            out[f"head.{head}.{part}"] = getattr(getattr(net, head), part).detach().numpy()
-    out = {k: v.astype(np.float16) for k, v in out.items()}
+    out = {k: v.astype(np.float16) for k, v in out.items()} | _head_arrays(net)
     out["lora_scale"] = np.array(scales.pop(), dtype=np.float32)
     return out
 
 
 @torch.no_grad()
 def merged(arrays) -> ReaderNet:
-    """The network to run: the packaged weights with the adapters of ``arrays`` merged in (``W + scale * B A``),
-    its layer norms and heads."""
+    """The network to run: the packaged weights with the trained file ``arrays`` applied (a change ``delta_q *
+    delta_scale`` added, or adapters merged in as ``W + scale * B A``), its biases, layer norms and heads."""
     bert = packaged_bert()
     params = dict(bert.named_parameters())
-    scale = float(arrays["lora_scale"])
     net = ReaderNet(bert)
     heads = dict(net.named_parameters())
     for name in arrays.files if hasattr(arrays, "files") else arrays:
         value = torch.from_numpy(np.asarray(arrays[name], dtype=np.float32))
-        if name.endswith(".lora_A"):
+        if name.endswith(".delta_q"):
+            layer = name[:-len(".delta_q")]
+            params[f"{layer}.weight"] += value * torch.from_numpy(
+                np.asarray(arrays[f"{layer}.delta_scale"], dtype=np.float32))
+        elif name.endswith(".lora_A"):
+            scale = float(arrays["lora_scale"])
             layer = name[:-len(".lora_A")]
             b = torch.from_numpy(np.asarray(arrays[f"{layer}.lora_B"], dtype=np.float32))
             params[f"{layer}.weight"] += scale * (b @ value)
