@@ -239,8 +239,8 @@ class Settings(BaseModel):
     support_ratio: float = Field(0.4, ge=0.0, le=1.0,
                                  description="A supporting sentence joins the best one when its probability is at "
                                              "least this fraction of the best one's. On natural dev, 0.4 holds "
-                                             "the fact most often within 40 words (0.66, 37 words; 0.3: 0.66, 41; "
-                                             "0.5: 0.64, 34; 0.7: 0.60, 30; README).",
+                                             "the fact most often within 40 words (0.72, 38 words; 0.3: 0.74, 41; "
+                                             "0.5: 0.68, 36; README).",
                                  json_schema_extra={"group": "answer"})
     extractive_sentences: int = Field(3, ge=1, le=10,
                                       description="Most sentences in an extractive answer (questions asking for a "
