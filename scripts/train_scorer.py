@@ -19,11 +19,13 @@ Short questions (staff's), in three steps that never see the same question twice
    given). L2-regularised logistic regressions over standardised features, the directions of the word-overlap
    features fixed (:func:`fit`), deterministic.
 2. *cal* split (articles neither the reader nor step 1 saw): the combiner over
-   :data:`~briefqa.relevance.scorer.COMBINE_FEATURES` of the sentences the reader reads, and the abstention
-   model over :data:`~briefqa.relevance.scorer.ABSTAIN_FEATURES`, learning from the unanswerable questions and,
-   as near misses, each answerable one with the passages that hold its answer taken away; and the short-answer
-   model over :data:`~briefqa.relevance.scorer.SHORT_FEATURES` of each best sentence's span, learning whether
-   the span is the gold answer (:func:`briefqa.evaluation.metrics.short_answer_right`).
+   :data:`~briefqa.relevance.scorer.COMBINE_FEATURES` of the sentences the reader reads; the abstention model
+   over :data:`~briefqa.relevance.scorer.ABSTAIN_FEATURES`, learning from the cal split's unanswerable
+   questions, from its answerable ones and, as near misses, from each of those with the passages that hold its
+   answer taken away, and from the fit split's unanswerable questions (the reader learned those as questions no
+   sentence answers; they still add: README, "Abstention"); and the short-answer model over
+   :data:`~briefqa.relevance.scorer.SHORT_FEATURES` of each best sentence's span, learning whether the span is
+   the gold answer (:func:`briefqa.evaluation.metrics.short_answer_right`).
 3. ``--dev`` (natural dev, read, never fitted): the abstention threshold (the best recall that keeps wrong
    abstentions within 5%) and the short-answer threshold (the most short answers shown at a precision of at
    least 0.85, or else the best precision, counted over ten short answers at least), each with its table in
@@ -233,6 +235,16 @@ def abstention_cv(q: np.ndarray, unanswerable: np.ndarray, c: float) -> np.ndarr
     return scores
 
 
+def roc_auc(scores: np.ndarray, positive: np.ndarray) -> float:
+    """The chance that a positive scores above a negative (ties half): how well ``scores`` rank, whatever the
+    threshold."""
+    pos, neg = scores[positive == 1], scores[positive == 0]
+    if not len(pos) or not len(neg):
+        return float("nan")
+    wins = (pos[:, None] > neg[None, :]).sum() + 0.5 * (pos[:, None] == neg[None, :]).sum()
+    return round(float(wins / (len(pos) * len(neg))), 3)
+
+
 def threshold_table(scores: np.ndarray, unanswerable: np.ndarray) -> list[dict]:
     """Abstention recall, precision and wrong abstentions at each threshold of interest."""
     table = []
@@ -326,6 +338,7 @@ class Read:
     span: np.ndarray  # the reader's span probabilities
     spans: list  # the reader's AnswerSpan of each
     y: np.ndarray  # which of them hold the evidence
+    near_miss: bool = False  # an answerable question read without the passages that hold its answer
 
 
 def read_view(qa, row: Row, passages: list, sentence: dict) -> Read | None:
@@ -361,6 +374,7 @@ def views(qa, rows: list[Row], sentence: dict, passage: dict, near_misses: bool 
             missed = read_view(qa, Row(row.id, False, row.question, row.x, row.y, row.rerank, []), rest, sentence) \
                 if rest else None
             if missed is not None:
+                missed.near_miss = True
                 out.append(missed)
     return out
 
@@ -428,19 +442,48 @@ def choose_short(table: list[dict]) -> float:
     return max(counted, key=lambda t: (t["precision"], -t["threshold"]))["threshold"] if counted else 1.0
 
 
+#: How many of ABSTAIN_FEATURES the abstention model read before the last four were added.
+EARLIER_ABSTAIN_FEATURES = 9
+
+
+def train_abstention(cal: list[Read], unanswered: list[Read], dev: list[Read], combine: dict,
+                     c: float) -> tuple[dict, list[dict]]:
+    """The abstention model, on ``cal`` (near misses included) and ``unanswered`` (the fit split's unanswerable
+    questions), and its natural dev report beside those of the same model fitted with the earlier features, or
+    without near misses, or without ``unanswered`` (the README's table): each with its AUC and the row of its
+    chosen threshold. The model's own row is the last, with its whole threshold table."""
+    from briefqa.relevance.scorer import ABSTAIN_FEATURES
+
+    qd, _ = abstain_rows(dev, combine)
+    truly = np.array([int(not r.row.answerable) for r in dev])
+    shipped = (len(ABSTAIN_FEATURES), True, True)
+    configs = [(n, near, more) for n in (EARLIER_ABSTAIN_FEATURES, len(ABSTAIN_FEATURES)) for near in (True, False)
+               for more in (False, True) if (n, near, more) != shipped]
+    report, model = [], {}
+    for n, near, more in [*configs, shipped]:
+        q, unanswerable = abstain_rows([r for r in cal if near or not r.near_miss] + (unanswered if more else []),
+                                       combine)
+        model = fit(q[:, :n], unanswerable, c, balanced=True)
+        scores = logits(model, qd[:, :n])
+        table = threshold_table(1 / (1 + np.exp(-scores)), truly)
+        chosen = next(t for t in table if t["threshold"] == choose_threshold(table))
+        report.append({"features": n, "near_misses": near, "fit_unanswerable": more,
+                       "auc": roc_auc(scores, truly), **chosen})
+    report[-1]["table"] = table
+    return model, report  # the shipped configuration's, fitted last
+
+
 def train_short(qa, fit_rows: list[Row], cal_rows: list[Row], dev_rows: list[Row], c: float) -> tuple[dict, dict]:
     """The short style's models and thresholds (steps 1-3 of the module's docstring), and their report."""
     sentence, passage = fit_features(qa, fit_rows, c)
     cal = views(qa, cal_rows, sentence, passage, near_misses=True)
     answering = [r for r in cal if r.row.answerable]
     combine = fit(np.vstack([r.z for r in answering]), np.concatenate([r.y for r in answering]), c)
-    q, unanswerable = abstain_rows(cal, combine)
-    abstain = fit(q, unanswerable, c, balanced=True)
+    unanswered = views(qa, [r for r in fit_rows if not r.answerable], sentence, passage)
     dev = views(qa, dev_rows, sentence, passage)
-    qd, _ = abstain_rows(dev, combine)
-    truly = np.array([int(not r.row.answerable) for r in dev])
-    table = threshold_table(1 / (1 + np.exp(-logits(abstain, qd))), truly)
-    threshold = choose_threshold(table)
+    abstain, ablation = train_abstention(cal, unanswered, dev, combine, c)
+    table = ablation[-1].pop("table")
+    threshold = ablation[-1]["threshold"]
     cal_short = short_rows(cal, combine, abstain)
     short = fit(np.array([x for x, _, _ in cal_short]), np.array([ok for _, ok, _ in cal_short]), c)
     from briefqa.answering.short import asks_for_span
@@ -449,8 +492,9 @@ def train_short(qa, fit_rows: list[Row], cal_rows: list[Row], dev_rows: list[Row
     shorts = short_table(short_rows(dev, combine, abstain, threshold), short, span_questions)
     first = [int(r.y[int(np.argmax(logits(combine, r.z)))]) for r in dev if r.row.answerable and r.y.any()]
     report = {"fit_questions": len(fit_rows), "cal_questions": len(cal_rows), "cal_reads": len(cal),
-              "dev_gold_sentence_first": round(float(np.mean(first)), 3), "dev_abstention": table,
-              "abstain_threshold": threshold, "dev_short_answer": shorts,
+              "dev_gold_sentence_first": round(float(np.mean(first)), 3),
+              "dev_abstention_auc": ablation[-1]["auc"], "dev_abstention": table,
+              "dev_abstention_ablation": ablation, "abstain_threshold": threshold, "dev_short_answer": shorts,
               "short_answer_threshold": choose_short(shorts)}
     route = {"sentence": as_json(sentence), "passage": as_json(passage), "abstain": as_json(abstain),
              "reader": {"prefilter": PREFILTER, "combine": as_json(combine)},
@@ -485,7 +529,6 @@ def main() -> int:
         COMBINE_FEATURES,
         LONG_WORDS,
         SHORT_FEATURES,
-        SentenceScorer,
         route_of,
     )
     from briefqa.ui.env import offline
@@ -504,7 +547,8 @@ def main() -> int:
         routes["long"] = {"sentence": as_json(sentence), "abstain": as_json(abstain), "passage": as_json(passage),
                           "abstain_threshold": report["long"].get("abstain_threshold", 0.8)}
     else:
-        routes["long"] = SentenceScorer.packaged().model["routes"]["long"]
+        # Read as JSON, not as a SentenceScorer: the file being replaced may record other short-style features.
+        routes["long"] = json.loads(OUT.read_text(encoding="utf-8"))["routes"]["long"]
     files = [*args.train, args.dev, *([args.long] if args.long else [])]
     model = {
         "features": list(FEATURES), "question_features": list(QUESTION_FEATURES),

@@ -14,9 +14,10 @@ where in it the answer lies; it costs a few milliseconds a sentence, so it reads
   abstention model over :data:`~briefqa.relevance.features.QUESTION_FEATURES`.
 
 Every model is small and committed as JSON beside this module (``scorer.json``), written by
-``scripts/train_scorer.py``: the short style's on the natural training questions (the combiner and the
-abstention model on the fifth the reader was not trained on), its thresholds chosen on natural dev; the long
-style's on the MultiHop-RAG dev questions. Each style also has a passage model, retrieval's reranker.
+``scripts/train_scorer.py``: the short style's on the natural training questions (the combiner on the fifth
+the reader was not trained on, the abstention model on that fifth and every unanswerable training question),
+its thresholds chosen on natural dev; the long style's on the MultiHop-RAG dev questions. Each style also has a
+passage model, retrieval's reranker.
 """
 
 from __future__ import annotations
@@ -51,9 +52,13 @@ LONG_WORDS = 20
 COMBINE_FEATURES = ("reader", "reader_rel", "features", "features_rel", "span", "lex", "rarest_missing", "context",
                     "inv_rank", "kind_held", "kind_missing")
 #: What the abstention model of a style with the reader reads of a question: its best sentence's combined logit,
-#: how far that stands out, the reader's best logit, the best sentence's span and what it lacks of the question.
+#: how far that stands out, the reader's best logit, the best sentence's span, what it holds of the question and
+#: how close its passage is; and, over every sentence read, the least any lacks of the question's rarest words
+#: and the most any holds of its words: how near the passages come to the question at best.
 ABSTAIN_FEATURES = ("best", "gap", "reader_best", "span", "rarest_missing", "rarest_missing_context", "lex",
-                    "context", "kind_missing")
+                    "context", "kind_missing", "kind_held", "passage_cos", "rarest_missing_least", "lex_most")
+#: The features of the best sentence among ABSTAIN_FEATURES, as named in FEATURES.
+_ABSTAIN_TOP = ABSTAIN_FEATURES[4:11]
 #: What the short-answer model reads of the best sentence's span: the sentence's probability and how far it
 #: stands out, the span's probability, the reader's logit, the probability that no sentence answers, the span's
 #: length in words, whether it is of the kind the question asks for (1, -1 not, 0 when the question names no
@@ -80,8 +85,9 @@ def abstain_features(x: np.ndarray, logits: np.ndarray, rel: np.ndarray, span: n
     order = np.argsort(-logits, kind="stable")
     top = order[0]
     second = logits[order[1]] if len(order) > 1 else logits[top] - 5
-    pick = [FEATURES.index(n) for n in ABSTAIN_FEATURES[4:]]
-    return np.array([logits[top], logits[top] - second, rel.max(), span[top], *x[top, pick]])
+    pick = [FEATURES.index(n) for n in _ABSTAIN_TOP]
+    return np.array([logits[top], logits[top] - second, rel.max(), span[top], *x[top, pick],
+                     x[:, FEATURES.index("rarest_missing")].min(), x[:, FEATURES.index("lex")].max()])
 
 
 def short_features(question: str, scored: Scored, i: int) -> np.ndarray:
