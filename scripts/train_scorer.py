@@ -459,10 +459,14 @@ def train_abstention(cal: list[Read], unanswered: list[Read], dev: list[Read], c
     shipped = (len(ABSTAIN_FEATURES), True, True)
     configs = [(n, near, more) for n in (EARLIER_ABSTAIN_FEATURES, len(ABSTAIN_FEATURES)) for near in (True, False)
                for more in (False, True) if (n, near, more) != shipped]
+    q_cal, y_cal = abstain_rows(cal, combine)
+    q_more, y_more = abstain_rows(unanswered, combine)
+    near_miss = np.array([r.near_miss for r in cal])
     report, model = [], {}
     for n, near, more in [*configs, shipped]:
-        q, unanswerable = abstain_rows([r for r in cal if near or not r.near_miss] + (unanswered if more else []),
-                                       combine)
+        keep = near | ~near_miss
+        q = np.vstack([q_cal[keep], q_more]) if more else q_cal[keep]
+        unanswerable = np.concatenate([y_cal[keep], y_more]) if more else y_cal[keep]
         model = fit(q[:, :n], unanswerable, c, balanced=True)
         scores = logits(model, qd[:, :n])
         table = threshold_table(1 / (1 + np.exp(-scores)), truly)
