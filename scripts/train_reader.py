@@ -10,9 +10,11 @@
 What it learns from. Each question of the *fit* split (80% of the training articles, see
 ``scripts/training_data.py``) is retrieved as the answerer retrieves it (top 10, default settings); its
 candidates are the sentences of those passages and of its evidence article. A group is one sentence that
-holds the evidence and the answer, and up to 11 that do not: half from the evidence article (the hard ones:
-same subject, other facts), half from the other retrieved passages. An unanswerable question's group is 12
-retrieved sentences, none answering.
+holds the evidence and the answer, and up to 11 that hold neither: the 6 nearest to the question by MiniLM's
+cosine among those that say no word of the answer the question lacks (``--hard``: the sentences a reader
+mistakes for the answer, same words and subject, another fact), then at random, half from the evidence article
+and half from the other retrieved passages. An unanswerable question's group is 12 retrieved sentences, none
+answering, the 6 nearest first.
 
 How. The packaged MiniLM read as the runtime reads it (:class:`briefqa.models.reader.PairEncoder`), with a
 relevance head and a span head (:mod:`briefqa.models.readernet`). ``--mode full`` (the default) trains every
@@ -22,11 +24,11 @@ weights, 1.4 MB). Per group, a listwise loss (softmax over the group, the answer
 a binary cross-entropy per sentence (so that a question no sentence answers scores low everywhere, which
 abstention reads), and the span loss (start and end of the answer in the answering sentence). 5% warm-up and a
 linear decay, two epochs, one group a step, seeded: the same data and thread count give the same file. About
-50 minutes on 2 cores.
+65 minutes on 2 cores: 15 to build the groups, 50 to train.
 
-At the end it reports, on the *cal* split it did not train on, how often the answering sentence comes first
-among the top 5 passages' sentences: for the file as written (the int8 changes, as the runtime applies them),
-for the file it replaces, and for MiniLM's cosine.
+At the end it reports, on the first 150 questions of the *cal* split it did not train on (``--report``), how
+often the answering sentence comes first among the top 5 passages' sentences: for the file as written (the int8
+changes, as the runtime applies them), for the file it replaces, and for MiniLM's cosine.
 """
 
 from __future__ import annotations
@@ -43,6 +45,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "src" / "briefqa" / "models" / "reader.npz"
 NEGATIVES = 11
+#: Of a group's wrong sentences, how many are the nearest to the question (the rest are drawn at random).
+HARD = 6
 
 
 @dataclass
@@ -80,7 +84,42 @@ def _sentences_of(store, doc_ids) -> list[tuple[str, str]]:
     return out
 
 
-def build_groups(qa, items, seed: int) -> list[Group]:
+def _nearest(qa, question: str, sentences: list[tuple[str, str]], n: int) -> list[tuple[str, str]]:
+    """The ``n`` sentences closest to the question by MiniLM's cosine: the ones a reader most easily mistakes
+    for the answer (same words, same subject, another fact)."""
+    if n <= 0 or not sentences:
+        return []
+    cos = qa.embedder.encode([s for _, s in sentences]) @ qa.embedder.encode_query(question)
+    return [sentences[i] for i in np.argsort(-cos, kind="stable")[:n]]
+
+
+def _says_answer(sentence: str, q) -> bool:
+    """Whether the sentence holds a word of the answer that the question does not: "runs through October 11"
+    for "When does Prime Big Deal Days finish?" (answer "2:59 am ET on October 11") may answer it in other
+    words, so it is no sure negative."""
+    from briefqa.text import terms
+
+    return bool((set(terms(q.answer or "")) - set(terms(q.searched))) & set(terms(sentence)))
+
+
+def _negatives(qa, q, wrong, article: set, hard: int, rng: random.Random) -> list[tuple[str, str]]:
+    """Up to NEGATIVES wrong sentences: the ``hard`` nearest to the question among those that say no word of
+    the answer, then at random, as many from the evidence article as from the other retrieved passages."""
+    chosen = _nearest(qa, q.searched, [x for x in wrong if not _says_answer(x[1], q)], hard)
+    rest = [x for x in wrong if x not in set(chosen)]
+    if not q.answerable:
+        rng.shuffle(rest)
+        return chosen + rest[:NEGATIVES + 1 - len(chosen)]
+    same = [x for x in rest if x in article]
+    other = [x for x in rest if x not in article]
+    rng.shuffle(same)
+    rng.shuffle(other)
+    chosen += same[:max(0, NEGATIVES // 2 - sum(x in article for x in chosen))]
+    return chosen + other[:NEGATIVES - len(chosen)]
+
+
+def build_groups(qa, items, seed: int, hard: int = 0) -> list[Group]:
+    from tqdm import tqdm
     from training_data import holds
 
     from briefqa.models.reader import second_text
@@ -88,7 +127,7 @@ def build_groups(qa, items, seed: int) -> list[Group]:
     rng = random.Random(seed)
     by_article = {(d.source or "", d.title or ""): k for k, d in qa.store.documents.items()}
     groups = []
-    for q in items:
+    for q in tqdm(items, desc="building groups", unit="q", file=sys.stderr):
         passages = qa.retrieve(q.searched, k=10)
         retrieved = []
         for p in passages:
@@ -96,21 +135,16 @@ def build_groups(qa, items, seed: int) -> list[Group]:
             retrieved += [(p.metadata.get("title") or "", p.text[a:b]) for a, b in c.sentences]
         article = _sentences_of(qa.store, [by_article[a] for a in q.articles if a in by_article])
         usable = [(t, s) for t, s in dict.fromkeys(retrieved + article) if len(s.split()) >= 4]
-        wrong = [(t, s) for t, s in usable if not holds(s, q.facts)]
+        # A sentence that holds the answer but not the evidence is neither right nor wrong: left out.
+        wrong = [(t, s) for t, s in usable if not holds(s, q.facts) and not _answer_in(s, q.answer)]
+        span = None
         if q.answerable:
             right = next(((t, s) for t, s in usable if holds(s, q.facts) and _answer_in(s, q.answer)), None)
             if right is None:
                 continue
-            same = [x for x in wrong if x in set(article)]
-            other = [x for x in wrong if x not in set(article)]
-            rng.shuffle(same)
-            rng.shuffle(other)
-            chosen = [right, *same[:NEGATIVES // 2]]
-            chosen += other[:NEGATIVES + 1 - len(chosen)]
-            span = _answer_in(right[1], q.answer)
+            chosen, span = [right, *_negatives(qa, q, wrong, set(article), hard, rng)], _answer_in(right[1], q.answer)
         else:
-            rng.shuffle(wrong)
-            chosen, span = wrong[:NEGATIVES + 1], None
+            chosen = _negatives(qa, q, wrong, set(article), hard, rng)
         if len(chosen) < 2:
             continue
         seconds = [second_text(t, s) for t, s in chosen]
@@ -226,6 +260,10 @@ def main() -> int:
     ap.add_argument("--head-lr", type=float, default=5e-4, help="the heads' (and the adapters') learning rate")
     ap.add_argument("--rank", type=int, default=16, help="the adapters' rank (lora mode)")
     ap.add_argument("--alpha", type=float, default=32.0, help="the adapters' scale numerator (lora mode)")
+    ap.add_argument("--hard", type=int, default=HARD,
+                    help="of each group's wrong sentences, how many are the nearest to the question by cosine")
+    ap.add_argument("--report", type=int, default=150, metavar="N",
+                    help="report on the first N cal-split questions (0: none)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--limit", type=int, help="the first N questions of each file only (a quick trial run)")
     ap.add_argument("--out", default=str(OUT))
@@ -244,7 +282,7 @@ def main() -> int:
     items = [q for path in args.train for q in questions(path)[:args.limit]]
     fit = [q for q in items if q.split == "fit"]
     t0 = time.perf_counter()
-    groups = build_groups(qa, fit, args.seed)
+    groups = build_groups(qa, fit, args.seed, args.hard)
     print(f"{len(groups)} groups from {len(fit)} fit questions ({sum(g.answerable for g in groups)} answerable), "
           f"{time.perf_counter() - t0:.0f} s", file=sys.stderr)
     net = train(groups, args)
@@ -254,8 +292,9 @@ def main() -> int:
     print(f"written: {out} ({out.stat().st_size / 1e6:.1f} MB), {(time.perf_counter() - t0) / 60:.0f} min",
           file=sys.stderr)
     # As written (int8 changes) is what runs; the file it replaces is the comparison.
-    report(qa, {"new file": merged(np.load(out, allow_pickle=False)), **replaced},
-           [q for q in items if q.split == "cal"])
+    if args.report:
+        report(qa, {"new file": merged(np.load(out, allow_pickle=False)), **replaced},
+               [q for q in items if q.split == "cal"][:args.report])
     return 0
 
 

@@ -225,7 +225,7 @@ class Settings(BaseModel):
                                                  "question, from which on the answer is an abstention. 0 (the "
                                                  "default) uses the threshold the scorer's training chose for "
                                                  "each question style: the best abstention recall that keeps wrong "
-                                                 "abstentions within 5% (0.85 for short questions, chosen on "
+                                                 "abstentions within 5% (0.8 for short questions, chosen on "
                                                  "natural dev; 0.8 for long ones, cross-validated on MultiHop-RAG "
                                                  "dev; README).",
                                      json_schema_extra={"group": "answer"})
@@ -233,14 +233,14 @@ class Settings(BaseModel):
         0.0, ge=0.0, le=1.0,
         description="Probability that the bold short answer is right (the scorer's short-answer model) from which "
                     "on it is shown. 0 (the default) uses the threshold chosen on natural dev: the lowest whose "
-                    "short answers (ten at least) are right 85% of the time, else the most precise (0.65; "
+                    "short answers (ten at least) are right 85% of the time, else the most precise (0.6; "
                     "README). Lower shows more, less often right; 1 shows none.",
         json_schema_extra={"group": "answer"})
     support_ratio: float = Field(0.4, ge=0.0, le=1.0,
                                  description="A supporting sentence joins the best one when its probability is at "
                                              "least this fraction of the best one's. On natural dev, 0.4 holds "
-                                             "the fact most often within 40 words (0.71, 39 words; 0.3: 0.73, 42; "
-                                             "0.5: 0.67, 37; README).",
+                                             "the fact most often within 40 words (0.71, 39 words; 0.3: 0.71, 42; "
+                                             "0.5: 0.70, 37; README).",
                                  json_schema_extra={"group": "answer"})
     extractive_sentences: int = Field(3, ge=1, le=10,
                                       description="Most sentences in an extractive answer (questions asking for a "
