@@ -1,0 +1,68 @@
+"""What ``scripts/train_reader.py`` trains the reader against: the hard negatives of a group are the wrong
+sentences nearest to the question, and a sentence that may answer in other words is never one of them."""
+
+import random
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent.parent / "scripts"))
+
+import train_reader
+from training_data import Question
+
+from briefqa.models.embed import Embedder
+
+ARTICLE = ("Women's World Cup", "")
+NEAREST = ("Women's World Cup", "The women's World Cup in 2023 was held in Australia and New Zealand.")
+SAYS_IT = ("Women's World Cup", "Spain's coach was criticised after the final whistle.")
+ELSEWHERE = [("Markets", "Stock markets fell sharply on Tuesday in Tokyo and Seoul."),
+             ("Weather", "Heavy rain is expected across the north of England this weekend."),
+             ("Chips", "The chipmaker reported record revenue for its third quarter.")]
+WON = "Spain, beating England 1-0"
+
+
+def question(answer: str | None) -> Question:
+    return Question("q1", "Who won the women's World Cup in 2023?", "Who won the women's World Cup in 2023?",
+                    answer, answer is not None, [], [ARTICLE])
+
+
+@pytest.fixture(scope="module")
+def qa():
+    return SimpleNamespace(embedder=Embedder("onnx-int8"))
+
+
+def test_a_sentence_with_a_word_of_the_answer_the_question_lacks_may_answer_it():
+    q = Question("q2", "When does Amazon's October Prime Big Deal Days event finish?",
+                 "When does Amazon's October Prime Big Deal Days event finish?", "2:59 am ET on October 11", True,
+                 [], [])
+    assert train_reader._says_answer("It runs from Tuesday, October 10 through Wednesday, October 11.", q)
+    # "October" is the question's own word, not the answer's.
+    assert not train_reader._says_answer("Prime Day deals started flowing at 3 am EST on October 10.", q)
+
+
+def test_the_hard_negatives_come_first_and_never_say_the_answer(qa):
+    wrong = [SAYS_IT, *ELSEWHERE, NEAREST]
+    # Second nearest by cosine, but it names the answer: it may answer, so it is no hard negative.
+    assert train_reader._nearest(qa, question(WON).searched, wrong, 2) == [NEAREST, SAYS_IT]
+    chosen = train_reader._negatives(qa, question(WON), wrong, {NEAREST, SAYS_IT}, 2, random.Random(0))
+    assert chosen[0] == NEAREST and SAYS_IT not in chosen[:2]
+    # It does not hold the answer itself, so build_groups keeps it among the wrong ones: drawn at random.
+    assert set(chosen) <= set(wrong) and len(chosen) == len(set(chosen)) == len(wrong)
+
+
+def test_without_hard_negatives_the_draw_is_at_random_and_seeded(qa):
+    wrong = [SAYS_IT, *ELSEWHERE, NEAREST]
+    draws = [train_reader._negatives(qa, question(WON), wrong, {NEAREST, SAYS_IT}, 0, random.Random(seed))
+             for seed in (0, 0, 1, 2, 3)]
+    assert draws[0] == draws[1]
+    assert len({tuple(d) for d in draws}) > 1
+
+
+def test_an_unanswerable_question_gets_its_nearest_sentences_first(qa):
+    chosen = train_reader._negatives(qa, question(None), [*ELSEWHERE, NEAREST, SAYS_IT], {NEAREST}, 2,
+                                     random.Random(0))
+    assert set(chosen[:2]) == {NEAREST, SAYS_IT}  # no answer to say: the two of the story are the nearest
+    assert len(chosen) == 5
