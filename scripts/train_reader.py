@@ -106,7 +106,8 @@ def _negatives(qa, q, wrong, article: set, hard: int, rng: random.Random) -> lis
     """Up to NEGATIVES wrong sentences: the ``hard`` nearest to the question among those that say no word of
     the answer, then at random, as many from the evidence article as from the other retrieved passages."""
     chosen = _nearest(qa, q.searched, [x for x in wrong if not _says_answer(x[1], q)], hard)
-    rest = [x for x in wrong if x not in set(chosen)]
+    taken = set(chosen)
+    rest = [x for x in wrong if x not in taken]
     if not q.answerable:
         rng.shuffle(rest)
         return chosen + rest[:NEGATIVES + 1 - len(chosen)]

@@ -447,11 +447,11 @@ EARLIER_ABSTAIN_FEATURES = 9
 
 
 def train_abstention(cal: list[Read], unanswered: list[Read], dev: list[Read], combine: dict,
-                     c: float) -> tuple[dict, list[dict]]:
+                     c: float) -> tuple[dict, list[dict], list[dict]]:
     """The abstention model, on ``cal`` (near misses included) and ``unanswered`` (the fit split's unanswerable
     questions), and its natural dev report beside those of the same model fitted with the earlier features, or
     without near misses, or without ``unanswered`` (the README's table): each with its AUC and the row of its
-    chosen threshold. The model's own row is the last, with its whole threshold table."""
+    chosen threshold, the model's own row last; and the model's whole threshold table."""
     from briefqa.relevance.scorer import ABSTAIN_FEATURES
 
     qd, _ = abstain_rows(dev, combine)
@@ -462,7 +462,7 @@ def train_abstention(cal: list[Read], unanswered: list[Read], dev: list[Read], c
     q_cal, y_cal = abstain_rows(cal, combine)
     q_more, y_more = abstain_rows(unanswered, combine)
     near_miss = np.array([r.near_miss for r in cal])
-    report, model = [], {}
+    report = []
     for n, near, more in [*configs, shipped]:
         keep = near | ~near_miss
         q = np.vstack([q_cal[keep], q_more]) if more else q_cal[keep]
@@ -473,8 +473,7 @@ def train_abstention(cal: list[Read], unanswered: list[Read], dev: list[Read], c
         chosen = next(t for t in table if t["threshold"] == choose_threshold(table))
         report.append({"features": n, "near_misses": near, "fit_unanswerable": more,
                        "auc": roc_auc(scores, truly), **chosen})
-    report[-1]["table"] = table
-    return model, report  # the shipped configuration's, fitted last
+    return model, report, table  # the shipped configuration's, fitted last
 
 
 def train_short(qa, fit_rows: list[Row], cal_rows: list[Row], dev_rows: list[Row], c: float) -> tuple[dict, dict]:
@@ -485,8 +484,7 @@ def train_short(qa, fit_rows: list[Row], cal_rows: list[Row], dev_rows: list[Row
     combine = fit(np.vstack([r.z for r in answering]), np.concatenate([r.y for r in answering]), c)
     unanswered = views(qa, [r for r in fit_rows if not r.answerable], sentence, passage)
     dev = views(qa, dev_rows, sentence, passage)
-    abstain, ablation = train_abstention(cal, unanswered, dev, combine, c)
-    table = ablation[-1].pop("table")
+    abstain, ablation, table = train_abstention(cal, unanswered, dev, combine, c)
     threshold = ablation[-1]["threshold"]
     cal_short = short_rows(cal, combine, abstain)
     short = fit(np.array([x for x, _, _ in cal_short]), np.array([ok for _, ok, _ in cal_short]), c)
