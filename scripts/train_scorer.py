@@ -29,7 +29,8 @@ Short questions (staff's), in three steps that never see the same question twice
 3. ``--dev`` (natural dev, read, never fitted): the abstention threshold (the best recall that keeps wrong
    abstentions within 5%) and the short-answer threshold (the most short answers shown at a precision of at
    least 0.85, or else the best precision, counted over ten short answers at least), each with its table in
-   the written file.
+   the written file. Beside them, the table ``reason_support_ratio`` is chosen from, on the cal split's "why"
+   and "how" questions (natural dev has six).
 
 Long questions (naming several reports, MultiHop-RAG's): the packaged file's models are kept, or retrained with
 ``--long ../shared/data/multihop-rag/queries-dev.json`` in five folds as before (that file is MultiHop-RAG's
@@ -442,6 +443,42 @@ def choose_short(table: list[dict]) -> float:
     return max(counted, key=lambda t: (t["precision"], -t["threshold"]))["threshold"] if counted else 1.0
 
 
+#: The support ratios tabulated for "why" and "how" questions.
+SUPPORT_RATIOS = (0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.5)
+
+
+def reason_support_table(reads: list[Read], combine: dict, abstain: dict, threshold: float) -> list[dict]:
+    """Over :data:`SUPPORT_RATIOS`, for the answerable "why" and "how" questions of ``reads`` whose evidence the
+    reader read and that the answerer does not abstain on: how often the sentences the answer takes (the best,
+    then those at least the ratio of it, as many as the question's kind allows) include one holding the
+    evidence, and how many it takes on average. What ``reason_support_ratio`` is chosen from: natural dev has
+    six such questions, the cal split about eighty."""
+    from briefqa.relevance.expect import expectation
+
+    picked = []
+    for r in reads:
+        wanted = expectation(r.row.question)
+        if r.near_miss or not (r.row.answerable and wanted.asks_reason and r.y.any()):
+            continue
+        scored = scored_of(r, combine, abstain)
+        if scored.unanswerable < threshold:
+            order = np.argsort(-scored.probabilities, kind="stable")[:wanted.max_sentences]
+            picked.append((scored.probabilities[order] / scored.probabilities[order[0]], r.y[order]))
+    return support_table(picked)
+
+
+def support_table(picked: list[tuple[np.ndarray, np.ndarray]]) -> list[dict]:
+    """:func:`reason_support_table` from each question's best sentences, best first: each one's probability
+    as a share of the best's, and whether it holds the evidence."""
+    table = []
+    for ratio in SUPPORT_RATIOS:
+        taken = [(share >= ratio, held) for share, held in picked]
+        table.append({"support_ratio": ratio, "questions": len(taken),
+                      "cites_evidence": round(float(np.mean([held[t].any() for t, held in taken])), 3),
+                      "sentences": round(float(np.mean([t.sum() for t, _ in taken])), 2)})
+    return table
+
+
 #: How many of ABSTAIN_FEATURES the abstention model read before the last four were added.
 EARLIER_ABSTAIN_FEATURES = 9
 
@@ -497,7 +534,8 @@ def train_short(qa, fit_rows: list[Row], cal_rows: list[Row], dev_rows: list[Row
               "dev_gold_sentence_first": round(float(np.mean(first)), 3),
               "dev_abstention_auc": ablation[-1]["auc"], "dev_abstention": table,
               "dev_abstention_ablation": ablation, "abstain_threshold": threshold, "dev_short_answer": shorts,
-              "short_answer_threshold": choose_short(shorts)}
+              "short_answer_threshold": choose_short(shorts),
+              "cal_reason_support": reason_support_table(cal, combine, abstain, threshold)}
     route = {"sentence": as_json(sentence), "passage": as_json(passage), "abstain": as_json(abstain),
              "reader": {"prefilter": PREFILTER, "combine": as_json(combine)},
              "abstain_threshold": threshold, "short_answer": as_json(short),

@@ -125,3 +125,16 @@ def test_an_abstain_threshold_in_the_settings_overrides_the_trained_ones(qa):
     question = "What pay rise did the dock workers accept?"
     assert not qa.ask(question).abstained
     assert qa.ask(question, abstain_threshold=0.001).abstained
+
+
+def test_a_why_question_takes_its_supporting_sentences_by_reason_support_ratio_alone(qa):
+    question = "Why did shops on the islands run short of food?"
+    # 1: only sentences as likely as the best join it; 0: every sentence up to the three a reason may have.
+    assert len(qa.ask(question, reason_support_ratio=1.0, support_ratio=0.0).sentences) == 1
+    assert len(qa.ask(question, reason_support_ratio=0.0, support_ratio=1.0).sentences) == 3
+
+
+def test_a_span_question_takes_its_supporting_sentences_by_support_ratio_alone(qa):
+    question = "What pay rise did the dock workers accept?"
+    assert len(qa.ask(question, support_ratio=1.0, reason_support_ratio=0.0).sentences) == 1
+    assert len(qa.ask(question, support_ratio=0.0, reason_support_ratio=1.0).sentences) == 2

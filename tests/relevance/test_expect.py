@@ -50,7 +50,8 @@ def test_a_capitalised_month_is_a_date_and_a_name_may_open_the_sentence():
 def test_why_and_how_questions_ask_for_no_span_and_get_three_sentences():
     for q in ("Why did Baku open an embassy now?", "How did Tehran react to the embassy?"):
         exp = expectation(q)
-        assert not exp.wants_span and exp.max_sentences == 3
+        assert not exp.wants_span and exp.max_sentences == 3 and exp.asks_reason
+    assert not expectation("Who did Ilham Aliyev appoint?").asks_reason
 
 
 def test_a_sentence_without_the_kind_asked_for_does_not_hold_it():

@@ -8,7 +8,8 @@ Two answerers, chosen by the ``answerer`` setting:
   trained on the natural training questions). When its probability that no sentence answers reaches
   ``abstain_threshold``, the answer is an abstention that says so, with the closest passages kept as related.
   Otherwise the best sentence and those close to it (``support_ratio``), at most two for a question that asks
-  for a date, number, name, place or organisation ("why" and "how" get three), in the order the articles tell
+  for a date, number, name, place or organisation ("why" and "how" get three, and a lower bar,
+  ``reason_support_ratio``: a reason needs more of the story), in the order the articles tell
   them; the reader's span opens the answer in bold when the scorer is sure of it (:mod:`.short`). A question
   naming several reports gets one cited sentence per report, labelled with its outlet and date, oldest first;
   when it asks how they stand in time ("before", "after", "between", "was there a change"), the answer opens by
@@ -236,8 +237,10 @@ def answer_from(question: str, scored: Scored, passages: Sequence[Passage], sett
             if top is not None and top not in chosen:
                 chosen.append(top)
     else:
-        limit = min(settings.extractive_sentences, expectation(question).max_sentences)
-        chosen = _pick(scored, limit, settings.support_ratio * float(scored.probabilities.max()))
+        wanted = expectation(question)
+        limit = min(settings.extractive_sentences, wanted.max_sentences)
+        ratio = settings.reason_support_ratio if wanted.asks_reason else settings.support_ratio
+        chosen = _pick(scored, limit, ratio * float(scored.probabilities.max()))
     top = int(np.argmax(scored.probabilities))
     if top not in chosen:
         chosen.insert(0, top)

@@ -99,9 +99,14 @@ class Expectation:
         return self.kind in SPAN_KINDS
 
     @property
+    def asks_reason(self) -> bool:
+        """Whether the question asks why or how: answered by a story rather than a span."""
+        return self.kind in ("reason", "manner")
+
+    @property
     def max_sentences(self) -> int:
         """How many sentences an answer of this kind may quote: a span needs support, a reason a story."""
-        return 3 if self.kind in ("reason", "manner") else 2
+        return 3 if self.asks_reason else 2
 
 
 def _kind(q: str) -> str:
