@@ -240,8 +240,17 @@ class CopyCluster:
 
 
 @dataclass
+class Quote:
+    """A further sentence a publication's line quotes, and the passage ``[n]`` it cites."""
+
+    sentence: str
+    marker: int
+
+
+@dataclass
 class SourceLine:
-    """What one publication said in answer to a question: its best sentence, cited."""
+    """What one publication said in answer to a question: its best sentence, cited, and the other sentences the
+    plain answer quotes from it."""
 
     source: str
     published_at: str | None
@@ -249,6 +258,7 @@ class SourceLine:
     marker: int  # the passage [n] it cites; 0 for a named publication with no coverage
     title: str = ""
     short_answer: str | None = None  # the span the sentence gives, when the question asks for one
+    more: list[Quote] = field(default_factory=list)  # the plain answer's other sentences from this publication
 
     @property
     def covered(self) -> bool:

@@ -91,6 +91,20 @@ def test_by_source_gives_each_outlet_its_line_newest_first_and_shows_differing_f
     assert unsure.text.startswith("Island Post, ") and "differ" not in unsure.text  # no spans, no juxtaposition
 
 
+def test_an_outlets_line_holds_every_sentence_the_plain_answer_quotes_from_it(qa):
+    question = "What happened to the Cape Verran lighthouse in the storm?"
+    plain, by = qa.ask(question), qa.ask(question, by_source=True)
+    lines = {line.source: line for line in by.by_source if line.covered}
+    for c in plain.citations:
+        line = lines[c.passage.metadata["source"]]
+        assert c.sentence in [line.sentence, *(q.sentence for q in line.more)]
+    harbour = lines["Harbour Times"]  # its two articles: the storm, then the reopening
+    assert len(harbour.more) == 1 and harbour.more[0].marker != harbour.marker
+    assert f"{harbour.sentence[:-1]} [{harbour.marker}]. {harbour.more[0].sentence[:-1]} [{harbour.more[0].marker}]" \
+        in by.text
+    assert len(by.citations) == 2 and all(c.sentence in c.passage.text for c in by.citations)
+
+
 def test_a_named_outlet_without_coverage_is_said_so(qa):
     a = qa.ask("What did the Harbour Times and Orchestra Monthly say about the Cape Verran lighthouse storm?",
                by_source=True)

@@ -3,7 +3,8 @@
 News staff often need not one answer but the spread of reports: who said what, and when. The by-source answer
 starts from the plain answer, scored the same way on the same passages: when it abstains, so does this one
 (unless the question names publications: "what did A and B report" asks for their lines); when it answers,
-every outlet it cites gets a line with its best sentence there. Then it reads more passages
+every outlet it cites gets a line with its best sentence there, followed by the answer's other sentences from
+that outlet (so the lines hold what the answer holds). Then it reads more passages
 (``news_passages``) with the same scorer, and each other publication whose best sentence scores at least
 ``source_min_score`` gets its line too. A publication the question names (or a ``sources`` filter lists) always
 gets its line, or an explicit "no coverage found" when none of its passages shares the question's subject.
@@ -18,7 +19,7 @@ from dataclasses import dataclass
 from ..answering.cite import with_markers
 from ..answering.extractive import answer_from, coverage
 from ..answering.short import short_answer
-from ..records import Passage, SourceLine
+from ..records import Citation, Passage, Quote, SourceLine
 from ..relevance.scorer import Scored, SentenceScorer, score_sentences
 from ..retrieval.retriever import Retrieval
 from ..settings import Settings
@@ -131,7 +132,7 @@ def by_source(question: str, answered: list[Passage], found: Retrieval, store, e
             if key not in best or (key not in cited and b.probability > best[key].probability):
                 best[key] = b
     keep = {k for k, b in best.items() if k in cited | named_keys or b.probability >= settings.source_min_score}
-    return _answer(question, [best[k] for k in keep], named, settings)
+    return _answer(question, [best[k] for k in keep], named, settings, plain.citations)
 
 
 def _on_topic(topic: str, passage: Passage, idf) -> bool:
@@ -140,21 +141,35 @@ def _on_topic(topic: str, passage: Passage, idf) -> bool:
     return coverage(topic, [passage], idf) >= ON_TOPIC
 
 
-def _answer(question: str, kept: list[_Best], named: list[str], settings: Settings) -> BySource:
-    """The lines, newest first, the named publications with no coverage last."""
+def _answer(question: str, kept: list[_Best], named: list[str], settings: Settings,
+            quoted: list[Citation]) -> BySource:
+    """The lines, newest first, the named publications with no coverage last; each covered line followed by what
+    else the plain answer (its ``quoted`` sentences) says from that publication."""
     kept.sort(key=lambda b: b.passage.metadata.get("published_at") or "", reverse=True)
     cited: list[Passage] = []
     lines: list[SourceLine] = []
     for b in kept:
         p = b.passage
-        cited.append(p)
         m = p.metadata
-        lines.append(SourceLine(m.get("source") or "", m.get("published_at"), b.scored.candidates[b.index].text,
-                                len(cited), m.get("title") or "",
-                                short_answer(question, b.scored, b.index, settings.short_answer_threshold)))
+        text = b.scored.candidates[b.index].text
+        marker = _marker(cited, p)
+        more = [Quote(c.sentence, _marker(cited, c.passage)) for c in quoted
+                if _key(c.passage) == _key(p) and c.sentence != text]
+        lines.append(SourceLine(m.get("source") or "", m.get("published_at"), text, marker,
+                                m.get("title") or "",
+                                short_answer(question, b.scored, b.index, settings.short_answer_threshold), more))
     covered = {line.source.casefold() for line in lines}
     lines += [SourceLine(name, None, "", 0) for name in named if name.casefold() not in covered]
     return BySource(_text(lines), lines, cited, _agreed(lines))
+
+
+def _marker(cited: list[Passage], passage: Passage) -> int:
+    """``passage``'s marker [n] among the ``cited`` ones, added to them if it is new."""
+    for n, p in enumerate(cited, 1):
+        if p.chunk_id == passage.chunk_id:
+            return n
+    cited.append(passage)
+    return len(cited)
 
 
 def _agreed(lines: list[SourceLine]) -> str | None:
@@ -169,7 +184,8 @@ def _text(lines: list[SourceLine]) -> str:
             rows.append(f"{line.source}: no coverage found in {line.source}.")
             continue
         day = (line.published_at or "undated")[:10]
-        rows.append(f"{line.source}, {day}: {with_markers(line.sentence, [line.marker])}")
+        said = " ".join(with_markers(q.sentence, [q.marker]) for q in (line, *line.more))
+        rows.append(f"{line.source}, {day}: {said}")
     spans = [(line.short_answer, line) for line in lines if line.short_answer]
     if len({s for s, _ in spans}) > 1:  # the reports differ: both, each cited, no verdict
         shown = " · ".join(f"{s} ({line.source} [{line.marker}])" for s, line in spans)
