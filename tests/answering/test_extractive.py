@@ -58,6 +58,19 @@ def test_why_questions_get_no_span_and_up_to_three_sentences_in_reading_order(qa
     assert positions == sorted(positions)
 
 
+def test_the_answer_opens_with_its_best_sentence_then_its_article_then_the_others_oldest_first(qa):
+    # The best sentence is the newer article's; the older one's, with support_ratio 0, follows it.
+    ans = qa.ask("How long did the dock workers strike?", support_ratio=0.0)
+    assert [s.text.split(" [")[0] for s in ans.sentences] == [
+        "The harbour strike ended on Sunday after nine days",
+        "Dock workers at the harbour stayed off work for a fifth day"]
+    # The best ("resumed") first; then the rest of its article in its order; then the older article.
+    ans = qa.ask("Why did the ferries to the islands stop and resume?", reason_support_ratio=0.0)
+    assert [s.text.split(" [")[0] for s in ans.sentences] == [
+        "Ferries to the islands resumed on Monday", "The union's leader, Maria Lindqvist, said the deal protected jobs",
+        "Ferries to the islands were cancelled"]
+
+
 def test_a_question_the_articles_do_not_answer_abstains_and_keeps_the_passages_as_related(qa):
     ans = qa.ask("How many tourists visited the volcano museum in 2019?")
     assert ans.abstained and ans.citations == [] and ans.short_answer is None

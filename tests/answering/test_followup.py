@@ -1,5 +1,6 @@
 """Follow-up questions become standalone questions, visibly and predictably."""
 
+import briefqa
 from briefqa.answering.followup import is_follow_up, standalone_question
 
 FIRST = "Why did Baku open an embassy in Tel Aviv now?"
@@ -30,3 +31,10 @@ def test_pointing_words_and_short_questions_are_follow_ups():
 def test_only_the_latest_question_is_carried():
     r = standalone_question("and when?", ["Who won the 2023 women's World Cup final?", FIRST])
     assert "Baku" in r.question and "World" not in r.question
+
+
+def test_the_demo_follow_up_is_answered_with_tehrans_reaction_first(demo_index):
+    # The earlier question's words help retrieval find the story; the answer opens with what was asked.
+    r = standalone_question("And how did Tehran react?", [FIRST])
+    ans = briefqa.BriefQA.open(demo_index).ask(r.question)
+    assert ans.text.startswith("Tehran reacted to the new embassy mostly with words [")

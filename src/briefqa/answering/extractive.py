@@ -3,17 +3,17 @@
 Two answerers, chosen by the ``answerer`` setting:
 
 * ``scored`` (the default): every sentence of the passages is scored by
-  :class:`~briefqa.relevance.scorer.SentenceScorer` (a feature model over similarity, rare-word overlap and
-  what the question asks for, whose best sentences the reader, a cross-encoder, reads with the question; all
-  trained on the natural training questions). When its probability that no sentence answers reaches
-  ``abstain_threshold``, the answer is an abstention that says so, with the closest passages kept as related.
-  Otherwise the best sentence and those close to it (``support_ratio``), at most two for a question that asks
-  for a date, number, name, place or organisation ("why" and "how" get three, and a lower bar,
-  ``reason_support_ratio``: a reason needs more of the story), in the order the articles tell
-  them; the reader's span opens the answer in bold when the scorer is sure of it (:mod:`.short`). A question
-  naming several reports gets one cited sentence per report, labelled with its outlet and date, oldest first;
-  when it asks how they stand in time ("before", "after", "between", "was there a change"), the answer opens by
-  stating the order they were published in.
+  :class:`~briefqa.relevance.scorer.SentenceScorer` (a feature model over similarity, rare-word overlap and what
+  the question asks for, whose best sentences the reader, a cross-encoder, reads with the question; all trained on
+  the natural training questions). When its probability that no sentence answers reaches ``abstain_threshold``,
+  the answer is an abstention that says so, with the closest passages kept as related. Otherwise the best sentence
+  and those close to it (``support_ratio``), at most two for a question that asks for a date, number, name, place
+  or organisation ("why" and "how" get three, and a lower bar, ``reason_support_ratio``: a reason needs more of
+  the story), the best first, then the others in the order the articles tell them; the reader's span opens the
+  answer in bold when the scorer is sure of it (:mod:`.short`). A question naming several reports gets one cited
+  sentence per report, labelled with its outlet and date, oldest first; when it asks how they stand in time
+  ("before", "after", "between", "was there a change"), the answer opens by stating the order they were published
+  in.
 * ``similarity``: the previous answerer, kept as the baseline the benchmarks compare against: sentences by
   cosine to the question plus rarity-weighted word overlap and an answer-type bonus.
 """
@@ -183,12 +183,20 @@ def _pick(scored: Scored, limit: int, floor: float) -> list[int]:
     return chosen
 
 
-def _reading_order(chosen: list[int], scored: Scored, passages: Sequence[Passage]) -> list[int]:
-    """As the articles tell it: older articles first, and within an article, in its own order."""
+def _reading_order(chosen: list[int], scored: Scored, passages: Sequence[Passage],
+                   lead: int | None = None) -> list[int]:
+    """Sentence ``lead`` (the best) first, so that the answer opens with it ("How did Tehran react?" with
+    Tehran's reaction, not an older article's background); then the support as the articles tell it: the rest of
+    the lead's article, then the other articles oldest first, each in its own order. Without ``lead`` (one
+    sentence per named report), oldest first."""
+    def doc(i: int) -> str:
+        return str(passages[scored.candidates[i].passage].metadata.get("doc_id"))
+
     def key(i: int):
         c = scored.candidates[i]
         m = passages[c.passage].metadata
-        return (m.get("published_at") or "", str(m.get("doc_id")), m.get("start", 0), c.start)
+        first = () if lead is None else (i != lead, doc(i) != doc(lead))
+        return (*first, m.get("published_at") or "", doc(i), m.get("start", 0), c.start)
 
     return sorted(chosen, key=key)
 
@@ -245,7 +253,7 @@ def answer_from(question: str, scored: Scored, passages: Sequence[Passage], sett
     if top not in chosen:
         chosen.insert(0, top)
     short = short_answer(question, scored, top, settings.short_answer_threshold)
-    chosen = _reading_order(chosen, scored, passages)
+    chosen = _reading_order(chosen, scored, passages, None if parts else top)
     order = _publication_order(chosen, scored, passages) if parts and _ASKS_ORDER.search(question) else None
     return _compose(chosen, scored, passages, short, confidence, labelled=bool(parts), lead=order)
 
