@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .answering.cite import check_citations
-from .answering.extractive import scored_answer, similarity_answer
+from .answering.extractive import first_per_passage, scored_answer, similarity_answer
 from .errors import FilterError, QuestionError
 from .records import Answer, Citation, CopyCluster, CopyDocument, IndexInfo, Passage, Timeline
 from .relevance.expect import not_english
@@ -57,8 +57,8 @@ class AnswerStream:
         answered = self._given if self._given is not None else qa.retriever.retrieve(self.question, s, self._filters)
         found = qa.retriever.explain(self.question, s, self._filters, k=s.news_passages)
         out = by_source(self.question, answered, found, qa.store, qa.embedder, qa.retriever, s, self._filters)
-        citations = [Citation(q.marker, out.passages[q.marker - 1], q.sentence)
-                     for line in out.lines if line.covered for q in (line, *line.more)]
+        citations = first_per_passage([Citation(q.marker, out.passages[q.marker - 1], q.sentence)
+                                       for line in out.lines if line.covered for q in (line, *line.more)])
         timings = {"retrieve": found.timings.get("total", 0.0), "total": time.perf_counter() - t0}
         # An abstaining answer keeps the passages it read, as related ones; a by-source answer lists those it cites.
         passages = answered if out.abstained else out.passages

@@ -23,7 +23,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -63,6 +63,7 @@ class Extracted:
     abstained: bool
     short_answer: str | None = None
     confidence: float = 0.0  # the scorer's probability for the best sentence (0 for the similarity answerer)
+    quoted: list[Citation] = field(default_factory=list)  # every passage sentence quoted, in the answer's order
 
 
 def _stems(text: str) -> set[str]:
@@ -297,17 +298,23 @@ def _dateline(metadata: dict) -> tuple[str, str]:
 
 def _compose(chosen: list[int], scored: Scored, passages: Sequence[Passage], short: str | None, confidence: float,
              labelled: bool, lead: AnswerSentence | None = None) -> Extracted:
-    sentences, citations, cited = ([lead] if lead else []), [], set()
-    for i in chosen:
-        c = scored.candidates[i]
-        marker = c.passage + 1
-        text = with_markers(c.text, [marker])
+    sentences = [lead] if lead else []
+    quoted = [Citation(scored.candidates[i].passage + 1, passages[scored.candidates[i].passage],
+                       scored.candidates[i].text) for i in chosen]
+    for i, quote in zip(chosen, quoted, strict=True):
+        text = with_markers(quote.sentence, [quote.marker])
         if labelled:
-            source, day = _dateline(passages[c.passage].metadata)
+            source, day = _dateline(quote.passage.metadata)
             text = f"{source}, {day or 'undated'}: {text}"
-        sentences.append(AnswerSentence(text, [marker], float(scored.probabilities[i])))
-        if marker not in cited:
-            cited.add(marker)
-            citations.append(Citation(marker, passages[c.passage], c.text))
+        sentences.append(AnswerSentence(text, [quote.marker], float(scored.probabilities[i])))
     body = " ".join(s.text for s in sentences)
-    return Extracted(f"{short} — {body}" if short else body, sentences, citations, False, short, confidence)
+    return Extracted(f"{short} — {body}" if short else body, sentences, first_per_passage(quoted), False, short,
+                     confidence, quoted)
+
+
+def first_per_passage(quoted: Sequence[Citation]) -> list[Citation]:
+    """One citation per passage: its first quoted sentence, the one the passage's card marks."""
+    first: dict[int, Citation] = {}
+    for q in quoted:
+        first.setdefault(q.marker, q)
+    return list(first.values())

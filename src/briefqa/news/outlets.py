@@ -132,7 +132,7 @@ def by_source(question: str, answered: list[Passage], found: Retrieval, store, e
             if key not in best or (key not in cited and b.probability > best[key].probability):
                 best[key] = b
     keep = {k for k, b in best.items() if k in cited | named_keys or b.probability >= settings.source_min_score}
-    return _answer(question, [best[k] for k in keep], named, settings, plain.citations)
+    return _answer(question, [best[k] for k in keep], named, settings, plain.quoted)
 
 
 def _on_topic(topic: str, passage: Passage, idf) -> bool:
