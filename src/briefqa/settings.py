@@ -239,14 +239,14 @@ class Settings(BaseModel):
     support_ratio: float = Field(0.4, ge=0.0, le=1.0,
                                  description="A supporting sentence joins the best one when its probability is at "
                                              "least this fraction of the best one's. On natural dev, 0.4 holds "
-                                             "the fact most often within 40 words (0.71, 37 words; 0.3: 0.71, 42; "
-                                             "0.5: 0.69, 35; README).",
+                                             "the fact most often within 40 words (0.71, 39 words; 0.3: 0.71, 42; "
+                                             "0.5: 0.70, 37; README).",
                                  json_schema_extra={"group": "answer"})
     reason_support_ratio: float = Field(0.2, ge=0.0, le=1.0,
                                         description="support_ratio for a question asking why or how: a reason "
                                                     "needs more of the story. On the 79 answerable 'why' and "
                                                     "'how' questions of the training questions' cal split, 0.2 "
-                                                    "cites the evidence most often (0.67, 2.3 sentences; 0.4: "
+                                                    "cites the evidence most often (0.67, 2.2 sentences; 0.4: "
                                                     "0.63, 1.8; README).",
                                         json_schema_extra={"group": "answer"})
     extractive_sentences: int = Field(3, ge=1, le=10,

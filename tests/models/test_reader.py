@@ -61,14 +61,6 @@ def test_a_batch_reads_as_each_pair_alone_within_int8_rounding(reader):
     assert batched == [x.spans[0].text for x, a in zip(alone, answering, strict=True) if a]
 
 
-def test_by_default_a_sentence_reads_the_same_whatever_is_read_beside_it(reader):
-    # One sentence per run (READ_BATCH): its logit and span cannot depend on its neighbours' activations.
-    together = reader.read(UBER, SENTENCES, [TITLE] * 3)
-    alone = [reader.read(UBER, [s], [TITLE]) for s in SENTENCES]
-    assert together.relevance.tolist() == [a.relevance[0] for a in alone]
-    assert together.spans == [a.spans[0] for a in alone]
-
-
 def test_the_span_lies_in_the_sentence_never_in_the_title():
     offsets = np.array([[-1, -1], [0, 4], [5, 10], [10, 11], [11, 16], [-1, -1]])
     start = np.array([0, 9.0, 0, 0, 0, 0])  # the likeliest start is a title word piece
