@@ -102,7 +102,7 @@ def natural_by_source_table(qa, path: Path) -> None:
         outlets = {line.source.casefold() for line in by.by_source if line.covered}
         cites_all += {(c.passage.metadata.get("source") or "").casefold() for c in plain.citations} <= outlets
         plain_holds += answer_contains(plain.text, q["answer"])
-        lines_hold += any(answer_contains(" ".join([line.sentence, *(m.sentence for m in line.more)]), q["answer"])
+        lines_hold += any(answer_contains(" ".join(m.sentence for m in line.quotes), q["answer"])
                           for line in by.by_source if line.covered)
     print(f"\n## By source on natural dev: {len(queries)} questions, {answered} answerable ones answered\n")
     print("| abstains as the plain answer does | lines for every outlet the answer cites | a line holds the fact "

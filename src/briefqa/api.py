@@ -58,7 +58,7 @@ class AnswerStream:
         found = qa.retriever.explain(self.question, s, self._filters, k=s.news_passages)
         out = by_source(self.question, answered, found, qa.store, qa.embedder, qa.retriever, s, self._filters)
         citations = first_per_passage([Citation(q.marker, out.passages[q.marker - 1], q.sentence)
-                                       for line in out.lines if line.covered for q in (line, *line.more)])
+                                       for line in out.lines if line.covered for q in line.quotes])
         timings = {"retrieve": found.timings.get("total", 0.0), "total": time.perf_counter() - t0}
         # An abstaining answer keeps the passages it read, as related ones; a by-source answer lists those it cites.
         passages = answered if out.abstained else out.passages

@@ -264,6 +264,11 @@ class SourceLine:
     def covered(self) -> bool:
         return self.marker > 0
 
+    @property
+    def quotes(self) -> list[Quote]:
+        """Everything the line quotes, each with its marker: its best sentence, then the others."""
+        return [Quote(self.sentence, self.marker), *self.more]
+
 
 @dataclass
 class TimelineEntry:

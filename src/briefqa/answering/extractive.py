@@ -193,10 +193,12 @@ def _reading_order(chosen: list[int], scored: Scored, passages: Sequence[Passage
     def doc(i: int) -> str:
         return str(passages[scored.candidates[i].passage].metadata.get("doc_id"))
 
+    lead_doc = None if lead is None else doc(lead)
+
     def key(i: int):
         c = scored.candidates[i]
         m = passages[c.passage].metadata
-        first = () if lead is None else (i != lead, doc(i) != doc(lead))
+        first = () if lead is None else (i != lead, doc(i) != lead_doc)
         return (*first, m.get("published_at") or "", doc(i), m.get("start", 0), c.start)
 
     return sorted(chosen, key=key)

@@ -184,7 +184,7 @@ def _text(lines: list[SourceLine]) -> str:
             rows.append(f"{line.source}: no coverage found in {line.source}.")
             continue
         day = (line.published_at or "undated")[:10]
-        said = " ".join(with_markers(q.sentence, [q.marker]) for q in (line, *line.more))
+        said = " ".join(with_markers(q.sentence, [q.marker]) for q in line.quotes)
         rows.append(f"{line.source}, {day}: {said}")
     spans = [(line.short_answer, line) for line in lines if line.short_answer]
     if len({s for s, _ in spans}) > 1:  # the reports differ: both, each cited, no verdict
