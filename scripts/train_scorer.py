@@ -29,8 +29,8 @@ Short questions (staff's), in three steps that never see the same question twice
 3. ``--dev`` (natural dev, read, never fitted): the abstention threshold (the best recall that keeps wrong
    abstentions within 5%) and the short-answer threshold (the most short answers shown at a precision of at
    least 0.85, or else the best precision, counted over ten short answers at least), each with its table in
-   the written file. Beside them, the table ``reason_support_ratio`` is chosen from, on the cal split's "why"
-   and "how" questions (natural dev has six).
+   the written file. Beside them, the table ``reason_support_ratio`` and ``extractive_sentences`` are chosen
+   from, on the cal split's "why" and "how" questions (natural dev has six).
 
 Long questions (naming several reports, MultiHop-RAG's): the packaged file's models are kept, or retrained with
 ``--long ../shared/data/multihop-rag/queries-dev.json`` in five folds as before (that file is MultiHop-RAG's
@@ -445,37 +445,42 @@ def choose_short(table: list[dict]) -> float:
 
 #: The support ratios tabulated for "why" and "how" questions.
 SUPPORT_RATIOS = (0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.5)
+#: The most sentences a "why" or "how" answer may take, tabulated with them.
+REASON_CAPS = (2, 3, 4, 5)
 
 
 def reason_support_table(reads: list[Read], combine: dict, abstain: dict, threshold: float) -> list[dict]:
-    """Over :data:`SUPPORT_RATIOS`, for the answerable "why" and "how" questions of ``reads`` whose evidence the
-    reader read and that the answerer does not abstain on: how often the sentences the answer takes (the best,
-    then those at least the ratio of it, as many as the question's kind allows) include one holding the
-    evidence, and how many it takes on average. What ``reason_support_ratio`` is chosen from: natural dev has
-    six such questions, the cal split about eighty."""
+    """Over :data:`REASON_CAPS` and :data:`SUPPORT_RATIOS`, for the answerable "why" and "how" questions of
+    ``reads`` whose evidence the reader read and that the answerer does not abstain on: how often the sentences
+    the answer takes (the best, then those at least the ratio of it, up to the cap) include one holding the
+    evidence, and how many it takes on average. What ``reason_support_ratio`` and
+    ``extractive_sentences`` are chosen from: natural dev has six such questions, the cal split about eighty."""
     from briefqa.relevance.expect import expectation
 
-    picked = []
+    ranked = []
     for r in reads:
-        wanted = expectation(r.row.question)
-        if r.near_miss or not (r.row.answerable and wanted.asks_reason and r.y.any()):
+        if r.near_miss or not (r.row.answerable and expectation(r.row.question).asks_reason and r.y.any()):
             continue
         scored = scored_of(r, combine, abstain)
         if scored.unanswerable < threshold:
-            order = np.argsort(-scored.probabilities, kind="stable")[:wanted.max_sentences]
-            picked.append((scored.probabilities[order] / scored.probabilities[order[0]], r.y[order]))
-    return support_table(picked)
+            order = np.argsort(-scored.probabilities, kind="stable")
+            ranked.append((scored.probabilities[order] / scored.probabilities[order[0]], r.y[order]))
+    return support_table(ranked)
 
 
-def support_table(picked: list[tuple[np.ndarray, np.ndarray]]) -> list[dict]:
-    """:func:`reason_support_table` from each question's best sentences, best first: each one's probability
-    as a share of the best's, and whether it holds the evidence."""
+def support_table(ranked: list[tuple[np.ndarray, np.ndarray]]) -> list[dict]:
+    """:func:`reason_support_table` from each question's sentences, best first: each one's probability as a
+    share of the best's, and whether it holds the evidence. One row per cap and ratio; ``full`` counts the
+    answers that take as many sentences as the cap allows, ``cited`` those that cite the evidence."""
     table = []
-    for ratio in SUPPORT_RATIOS:
-        taken = [(share >= ratio, held) for share, held in picked]
-        table.append({"support_ratio": ratio, "questions": len(taken),
-                      "cites_evidence": round(float(np.mean([held[t].any() for t, held in taken])), 3),
-                      "sentences": round(float(np.mean([t.sum() for t, _ in taken])), 2)})
+    for cap in REASON_CAPS:
+        for ratio in SUPPORT_RATIOS:
+            taken = [(share[:cap] >= ratio, held[:cap]) for share, held in ranked]
+            cited = sum(bool(held[t].any()) for t, held in taken)
+            table.append({"max_sentences": cap, "support_ratio": ratio, "questions": len(taken),
+                          "cites_evidence": round(cited / len(taken), 3) if taken else None,
+                          "sentences": round(float(np.mean([t.sum() for t, _ in taken])), 2) if taken else None,
+                          "cited": cited, "full": sum(int(t.sum()) == cap for t, _ in taken)})
     return table
 
 

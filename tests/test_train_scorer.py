@@ -1,5 +1,5 @@
-"""What ``scripts/train_scorer.py`` reports to choose ``reason_support_ratio`` from: how often the sentences an
-answer takes at each ratio include the one holding the evidence."""
+"""What ``scripts/train_scorer.py`` reports to choose ``reason_support_ratio`` and ``extractive_sentences`` from:
+how often the sentences an answer takes, at each ratio and cap, include the one holding the evidence."""
 
 import sys
 from pathlib import Path
@@ -11,13 +11,29 @@ sys.path.insert(0, str(Path(__file__).parent.parent / "scripts"))
 import train_scorer
 
 
+def table_of(ranked):
+    return {(row["max_sentences"], row["support_ratio"]): row for row in train_scorer.support_table(ranked)}
+
+
 def test_a_lower_support_ratio_takes_more_sentences_and_reaches_evidence_further_down():
-    picked = [
+    ranked = [
         (np.array([1.0, 0.3, 0.1]), np.array([False, True, False])),  # the evidence is the second, at 0.3
         (np.array([1.0, 0.5]), np.array([True, False])),  # the evidence is the best sentence
     ]
-    table = {row["support_ratio"]: row for row in train_scorer.support_table(picked)}
-    assert table[0.15] == {"support_ratio": 0.15, "questions": 2, "cites_evidence": 1.0, "sentences": 2.0}
-    assert table[0.3]["cites_evidence"] == 1.0 and table[0.3]["sentences"] == 2.0
-    assert table[0.35] == {"support_ratio": 0.35, "questions": 2, "cites_evidence": 0.5, "sentences": 1.5}
-    assert table[0.5]["sentences"] == 1.5 and table[0.5]["cites_evidence"] == 0.5
+    table = table_of(ranked)
+    assert table[3, 0.15] == {"max_sentences": 3, "support_ratio": 0.15, "questions": 2, "cites_evidence": 1.0,
+                              "sentences": 2.0, "cited": 2, "full": 0}
+    assert table[3, 0.3]["cites_evidence"] == 1.0 and table[3, 0.3]["sentences"] == 2.0
+    assert table[3, 0.35] == {"max_sentences": 3, "support_ratio": 0.35, "questions": 2, "cites_evidence": 0.5,
+                              "sentences": 1.5, "cited": 1, "full": 0}
+    assert table[3, 0.5]["sentences"] == 1.5 and table[3, 0.5]["cites_evidence"] == 0.5
+
+
+def test_a_higher_cap_reaches_evidence_that_ranks_below_it():
+    # The evidence is the fourth sentence, at 0.3 of the best: three sentences miss it, four cite it.
+    ranked = [(np.array([1.0, 0.6, 0.5, 0.3, 0.25]), np.array([False, False, False, True, False]))]
+    table = table_of(ranked)
+    assert (table[3, 0.2]["cited"], table[3, 0.2]["full"], table[3, 0.2]["sentences"]) == (0, 1, 3.0)
+    assert (table[4, 0.2]["cited"], table[4, 0.2]["full"], table[4, 0.2]["sentences"]) == (1, 1, 4.0)
+    assert (table[5, 0.2]["cited"], table[5, 0.2]["full"]) == (1, 1)
+    assert (table[5, 0.4]["cited"], table[5, 0.4]["sentences"]) == (0, 3.0)

@@ -147,6 +147,14 @@ def test_a_why_question_takes_its_supporting_sentences_by_reason_support_ratio_a
     assert len(qa.ask(question, reason_support_ratio=0.0, support_ratio=1.0).sentences) == 3
 
 
+def test_extractive_sentences_sets_how_many_a_why_answer_takes_while_a_span_answer_keeps_two(qa):
+    why = "Why did shops on the islands run short of food?"
+    assert [len(qa.ask(why, reason_support_ratio=0.0, extractive_sentences=n).sentences) for n in (1, 2, 4)] == \
+        [1, 2, 4]
+    span = "What pay rise did the dock workers accept?"
+    assert len(qa.ask(span, support_ratio=0.0, extractive_sentences=4).sentences) == 2
+
+
 def test_a_span_question_takes_its_supporting_sentences_by_support_ratio_alone(qa):
     question = "What pay rise did the dock workers accept?"
     assert len(qa.ask(question, support_ratio=1.0, reason_support_ratio=0.0).sentences) == 1

@@ -249,7 +249,7 @@ def answer_from(question: str, scored: Scored, passages: Sequence[Passage], sett
                 chosen.append(top)
     else:
         wanted = expectation(question)
-        limit = min(settings.extractive_sentences, wanted.max_sentences)
+        limit = min(settings.extractive_sentences, wanted.max_sentences or settings.extractive_sentences)
         ratio = settings.reason_support_ratio if wanted.asks_reason else settings.support_ratio
         chosen = _pick(scored, limit, ratio * float(scored.probabilities.max()))
     top = int(np.argmax(scored.probabilities))

@@ -104,9 +104,10 @@ class Expectation:
         return self.kind in ("reason", "manner")
 
     @property
-    def max_sentences(self) -> int:
-        """How many sentences an answer of this kind may quote: a span needs support, a reason a story."""
-        return 3 if self.asks_reason else 2
+    def max_sentences(self) -> int | None:
+        """How many sentences an answer of this kind may quote: a span or a fact needs one and its support; a
+        reason is a story, told in as many as the ``extractive_sentences`` setting allows."""
+        return None if self.asks_reason else 2
 
 
 def _kind(q: str) -> str:
