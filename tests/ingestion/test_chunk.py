@@ -22,6 +22,11 @@ def test_sentences_respect_abbreviations_quotes_and_paragraphs():
                                                           "Warner Bros. Discovery declined."]
     quoted = "He said “it is over.” Then he left."
     assert [s.text for s in split_sentences(quoted)] == ["He said “it is over.”", "Then he left."]
+    times = "The card starts at 11:30 a.m. ET on DAZN. Doors open at 9 a.m. The queue is long."
+    assert [s.text for s in split_sentences(times)] == ["The card starts at 11:30 a.m. ET on DAZN.",
+                                                        "Doors open at 9 a.m.", "The queue is long."]
+    zones = "Kick-off is 7 p.m. AEDT (8 a.m. GMT). It sold out."
+    assert [s.text for s in split_sentences(zones)] == ["Kick-off is 7 p.m. AEDT (8 a.m. GMT).", "It sold out."]
 
 
 def test_sentence_spans_are_exact_slices():
