@@ -49,6 +49,31 @@ def test_what_eli_cohen_called_azerbaijan_is_quoted_and_cited(seed_qa):
     assert ans.short_answer is None or "friend" in ans.short_answer  # never the sentence before's "Mammadov"
 
 
+def test_warm_up_loads_the_reader_for_scored_answers_only(seed_index):
+    from briefqa.models import reader
+
+    reader._packaged.cache_clear()  # as in a new process
+    qa = briefqa.BriefQA.open(seed_index)
+    qa.warm_up(qa.with_settings(answerer="similarity"))
+    qa.warm_up(qa.with_settings(answer_mode="llm"))
+    assert reader._packaged.cache_info().currsize == 0
+    qa.warm_up()
+    assert reader._packaged.cache_info().currsize == 1
+    assert qa.ask("What did Eli Cohen call Azerbaijan?").citations
+
+
+def test_a_failing_warm_up_is_logged_and_leaves_the_first_question_to_report_it(seed_index, caplog):
+    qa = briefqa.BriefQA.open(seed_index)
+
+    def broken(*args, **kwargs):
+        raise OSError("the index's lexical file is unreadable")
+
+    qa.retriever.retrieve = broken
+    qa.warm_up()  # no exception: a server still starts
+    assert "could not load the answer models ahead of the first question" in caplog.text
+    assert "lexical file is unreadable" in caplog.text
+
+
 def test_stream_yields_text_then_holds_the_checked_answer(seed_qa):
     stream = seed_qa.stream("When did Israel open its embassy in Baku?")
     text = "".join(stream)

@@ -199,6 +199,9 @@ def evaluate(dataset: str | Path | Dataset, index: str | Path | None = None,
     qa = BriefQA.open(index if index is not None else base.index, settings=base)
     # Every configuration is checked (values, and against the index) before the first question.
     config_settings = {c.key: qa.with_settings(origin=c.origin, **c.overrides) for c in configs}
+    if not retrieval_only and (ray is None or ray is False):
+        for s in config_settings.values():
+            qa.warm_up(s)  # timings are of questions with the models loaded, the first one included
     warnings = [w for w in [_evidence_warning(data, qa.store)] if w]
     for w in warnings:
         log.warning("%s", w)
@@ -249,6 +252,8 @@ class _Evaluator:
 
     def run(self, config_key: str, item: dict[str, Any], retrieval_only: bool) -> dict[str, Any]:
         config = self.configs[config_key]
+        if not retrieval_only:
+            self.qa.warm_up(self.settings[config_key])  # outside the question's timings; once per worker
         return answer_item(self.qa, config, self.settings[config_key], EvalItem(**item), retrieval_only)
 
 

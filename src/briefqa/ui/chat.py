@@ -399,7 +399,9 @@ def serve(settings: Settings, corpus: str | Path | None = None, block: bool = Tr
         print(f"briefqa: {warning}", file=sys.stderr)
     auth = (settings.auth_user, settings.auth_password.get_secret_value()) if settings.auth_user else None
     ensure_index(settings, corpus)
-    backend = ChatBackend(BriefQA.open(settings=settings), settings)
+    qa = BriefQA.open(settings=settings)
+    qa.warm_up()  # the first staff question waits no longer than the next ones
+    backend = ChatBackend(qa, settings)
     if feeds:
         from ..ingestion.web import read_feeds_file
 
