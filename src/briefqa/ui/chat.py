@@ -122,7 +122,9 @@ class ChatBackend:
         """Swap in the index as saved; a question already running keeps the BriefQA it started with."""
         from ..api import BriefQA
 
-        self.qa = BriefQA.open(self.settings.index, settings=self.settings)
+        qa = BriefQA.open(self.settings.index, settings=self.settings)
+        qa.warm_up()  # before it takes questions
+        self.qa = qa
 
     def respond(self, message: str, state: dict, sources=None, date_from=None, date_to=None, k=None,
                 answer_mode=None, backend=None, by_source=False):
