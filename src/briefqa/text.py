@@ -24,7 +24,7 @@ _ABBREVIATIONS = {
 _SENT_END = re.compile(r"[.!?…]+[\"'”’)\]]*(?=\s+[\"'“‘(\[]?[A-Z0-9])")
 # "11:30 a.m. ET" is one time, not a sentence end before "ET" (169 times in 46 MultiHop-RAG articles,
 # where splitting there cut quoted sentences and "When does…" answers in two).
-_CLOCK_THEN_ZONE = re.compile(r"\b[ap]\.m\.\s+(?:[A-Z]{1,3}[SD]?T|UTC)\b")  # ET, PT, BST, AEDT, NZST, …
+_ZONE_AFTER_CLOCK = re.compile(r"(?<=\b[ap]\.m\.)\s+(?:[A-Z]{1,3}[SD]?T|UTC)\b")  # ET, PT, BST, AEDT, NZST, …
 _PARA = re.compile(r"\n\s*\n")
 
 
@@ -56,7 +56,7 @@ def split_sentences(text: str, start: int = 0, end: int | None = None) -> list[S
         seg_start = pos
         for m in _SENT_END.finditer(text, pos, p_end):
             if m.group(0).startswith(".") and (_is_abbreviation(text, m.start() + 1)
-                                               or _CLOCK_THEN_ZONE.match(text, max(0, m.start() - 3))):
+                                               or _ZONE_AFTER_CLOCK.match(text, m.start() + 1)):
                 continue
             spans.append(Span(seg_start, m.end(), text[seg_start:m.end()]))
             seg_start = m.end()

@@ -8,12 +8,12 @@ Two answerers, chosen by the ``answerer`` setting:
   the natural training questions). When its probability that no sentence answers reaches ``abstain_threshold``,
   the answer is an abstention that says so, with the closest passages kept as related. Otherwise the best sentence
   and those close to it (``support_ratio``), at most two for a question that asks for a date, number, name, place
-  or organisation ("why" and "how" get three, and a lower bar, ``reason_support_ratio``: a reason needs more of
-  the story), the best first, then the others in the order the articles tell them; the reader's span opens the
-  answer in bold when the scorer is sure of it (:mod:`.short`). A question naming several reports gets one cited
-  sentence per report, labelled with its outlet and date, oldest first; when it asks how they stand in time
-  ("before", "after", "between", "was there a change"), the answer opens by stating the order they were published
-  in.
+  or organisation ("why" and "how" get up to ``extractive_sentences``, and a lower bar, ``reason_support_ratio``:
+  a reason needs more of the story), the best first, then the others in the order the articles tell them; the
+  reader's span opens the answer in bold when the scorer is sure of it (:mod:`.short`). A question naming several
+  reports gets one cited sentence per report, labelled with its outlet and date, oldest first; when it asks how
+  they stand in time ("before", "after", "between", "was there a change"), the answer opens by stating the order
+  they were published in.
 * ``similarity``: the previous answerer, kept as the baseline the benchmarks compare against: sentences by
   cosine to the question plus rarity-weighted word overlap and an answer-type bonus.
 """

@@ -199,9 +199,6 @@ def evaluate(dataset: str | Path | Dataset, index: str | Path | None = None,
     qa = BriefQA.open(index if index is not None else base.index, settings=base)
     # Every configuration is checked (values, and against the index) before the first question.
     config_settings = {c.key: qa.with_settings(origin=c.origin, **c.overrides) for c in configs}
-    if not retrieval_only and (ray is None or ray is False):
-        for s in config_settings.values():
-            qa.warm_up(s)  # timings are of questions with the models loaded, the first one included
     warnings = [w for w in [_evidence_warning(data, qa.store)] if w]
     for w in warnings:
         log.warning("%s", w)
@@ -219,6 +216,9 @@ def evaluate(dataset: str | Path | Dataset, index: str | Path | None = None,
     if ray is not None and ray is not False and todo:
         answered = _on_ray(qa.store.location, base, todo, retrieval_only, None if ray is True else str(ray))
     else:
+        if not retrieval_only:
+            for key in {c.key for c, _ in todo}:
+                qa.warm_up(config_settings[key])  # timings are of questions with the models loaded, the first too
         answered = (answer_item(qa, c, config_settings[c.key], it, retrieval_only) for c, it in todo)
     show = progress if progress is not None else sys.stderr.isatty()
     records += _collect(answered, len(todo), results_path, show)

@@ -120,11 +120,7 @@ class ChatBackend:
 
     def reload(self) -> None:
         """Swap in the index as saved; a question already running keeps the BriefQA it started with."""
-        from ..api import BriefQA
-
-        qa = BriefQA.open(self.settings.index, settings=self.settings)
-        qa.warm_up()  # before it takes questions
-        self.qa = qa
+        self.qa = _ready(self.settings)
 
     def respond(self, message: str, state: dict, sources=None, date_from=None, date_to=None, k=None,
                 answer_mode=None, backend=None, by_source=False):
@@ -389,21 +385,26 @@ def exposure_check(settings: Settings) -> str | None:
             "anyone who reaches this port can read the index and add articles.")
 
 
+def _ready(settings: Settings):
+    """The index opened and warmed up, so that the first staff question waits no longer than the next ones."""
+    from ..api import BriefQA
+
+    qa = BriefQA.open(settings.index, settings=settings)
+    qa.warm_up()
+    return qa
+
+
 def serve(settings: Settings, corpus: str | Path | None = None, block: bool = True,
           feeds: str | Path | None = None, every: float = 1800.0):
     """Serve the chat; returns the Gradio app (already launched) when ``block`` is false. With ``feeds``, a
     background job polls them every ``every`` seconds and the chat answers from what it adds."""
-    from ..api import BriefQA
-
     offline()
     warning = exposure_check(settings)
     if warning:
         print(f"briefqa: {warning}", file=sys.stderr)
     auth = (settings.auth_user, settings.auth_password.get_secret_value()) if settings.auth_user else None
     ensure_index(settings, corpus)
-    qa = BriefQA.open(settings=settings)
-    qa.warm_up()  # the first staff question waits no longer than the next ones
-    backend = ChatBackend(qa, settings)
+    backend = ChatBackend(_ready(settings), settings)
     if feeds:
         from ..ingestion.web import read_feeds_file
 
