@@ -37,3 +37,19 @@ def test_a_higher_cap_reaches_evidence_that_ranks_below_it():
     assert (table[4, 0.2]["cited"], table[4, 0.2]["full"], table[4, 0.2]["sentences"]) == (1, 1, 4.0)
     assert (table[5, 0.2]["cited"], table[5, 0.2]["full"]) == (1, 1)
     assert (table[5, 0.4]["cited"], table[5, 0.4]["sentences"]) == (0, 3.0)
+
+
+def _read(question: str, z: np.ndarray, y: list[bool]):
+    row = train_scorer.Row(question, True, question, z, np.array(y), (), [])
+    return train_scorer.Read(row, z, z, z[:, 0], z[:, 0], [], np.array(y))
+
+
+def test_the_cross_validated_ranking_counts_first_and_top_two_where_the_evidence_was_read():
+    # One feature ranks the evidence first in every question but one, which has it second; a question whose
+    # evidence was not read is not counted.
+    z = np.array([[2.0], [0.0], [-1.0]])
+    reads = [_read(f"q{i}", z, [True, False, False]) for i in range(9)]
+    reads.append(_read("second", z, [False, True, False]))
+    reads.append(_read("unread", z, [False, False, False]))
+    report = train_scorer.combiner_cv(reads, 1.0)
+    assert report == {"questions": 10, "gold_sentence_first": 0.9, "gold_sentence_in_top_2": 1.0}
