@@ -520,6 +520,11 @@ def train_abstention(cal: list[Read], unanswered: list[Read], dev: list[Read], c
     return model, report, table  # the shipped configuration's, fitted last
 
 
+def fit_combiner(answering: list[Read], c: float) -> dict:
+    """The combiner over the sentences read for ``answering`` questions: the shipped one, and each fold's."""
+    return fit(np.vstack([r.z for r in answering]), np.concatenate([r.y for r in answering]), c)
+
+
 def combiner_cv(answering: list[Read], c: float) -> dict:
     """How often the combiner puts the evidence first, and in its top two, on the cal split's answerable questions
     whose evidence was read, each ranked by a combiner fitted without it (five folds by question). It compares
@@ -528,8 +533,7 @@ def combiner_cv(answering: list[Read], c: float) -> dict:
     first, top2 = [], []
     for test in folds_of(len(questions)):
         held = {questions[i] for i in test}
-        train = [r for r in answering if r.row.id not in held]
-        m = fit(np.vstack([r.z for r in train]), np.concatenate([r.y for r in train]), c)
+        m = fit_combiner([r for r in answering if r.row.id not in held], c)
         for r in (r for r in answering if r.row.id in held and r.y.any()):
             order = np.argsort(-logits(m, r.z), kind="stable")
             first.append(bool(r.y[order[0]]))
@@ -543,7 +547,7 @@ def train_short(qa, fit_rows: list[Row], cal_rows: list[Row], dev_rows: list[Row
     sentence, passage = fit_features(qa, fit_rows, c)
     cal = views(qa, cal_rows, sentence, passage, near_misses=True)
     answering = [r for r in cal if r.row.answerable]
-    combine = fit(np.vstack([r.z for r in answering]), np.concatenate([r.y for r in answering]), c)
+    combine = fit_combiner(answering, c)
     unanswered = views(qa, [r for r in fit_rows if not r.answerable], sentence, passage)
     dev = views(qa, dev_rows, sentence, passage)
     abstain, ablation, table = train_abstention(cal, unanswered, dev, combine, c)
