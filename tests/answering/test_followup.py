@@ -33,8 +33,17 @@ def test_only_the_latest_question_is_carried():
     assert "Baku" in r.question and "World" not in r.question
 
 
-def test_the_demo_follow_up_is_answered_with_tehrans_reaction_first(demo_index):
-    # The earlier question's words help retrieval find the story; the answer opens with what was asked.
+def test_the_demo_follow_up_opens_with_the_tehran_article_and_its_reaction_before_the_earlier_answer(demo_index):
+    # The earlier question's words help retrieval find the story; the answer opens with the article on Tehran's
+    # view and says how Tehran reacted before it says why Baku opened the embassy (the earlier question's answer).
+    # Which of that article's two sentences comes first is a close call that hosts decide differently: the int8
+    # reader quantises activations with one scale per batch of sentences, so a sentence's logit moves with the
+    # sentences the embeddings put beside it ("Tehran reacted…" reads 1.4 on an onnx-int8 index and 2.5 on a
+    # torch one, the same reader), and the analysts' sentence of the same article comes first on some hosts.
+    # The test holds the article and the order of the two answers.
     r = standalone_question("And how did Tehran react?", [FIRST])
     ans = briefqa.BriefQA.open(demo_index).ask(r.question)
-    assert ans.text.startswith("Tehran reacted to the new embassy mostly with words [")
+    cited = {c.marker: c.passage for c in ans.citations}
+    assert cited[ans.sentences[0].markers[0]].metadata["title"] == "How Tehran reads the Baku–Tel Aviv partnership"
+    reacted = ans.text.index("Tehran reacted to the new embassy mostly with words [")
+    assert "Baku opened the embassy now" not in ans.text[:reacted]
