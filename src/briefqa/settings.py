@@ -232,9 +232,10 @@ class Settings(BaseModel):
     short_answer_threshold: float = Field(
         0.0, ge=0.0, le=1.0,
         description="Probability that the bold short answer is right (the scorer's short-answer model) from which "
-                    "on it is shown. 0 (the default) uses the threshold chosen on natural dev: the lowest whose "
-                    "short answers (ten at least) are right 85% of the time, else the most precise (0.6; "
-                    "README). Lower shows more, less often right; 1 shows none.",
+                    "on it is shown. 0 (the default) uses the threshold the scorer's training chose over the cal "
+                    "split's questions (each judged by a model fitted without it) and natural dev's together: "
+                    "the lowest whose short answers (twenty at least) are right 85% of the time, else the most "
+                    "precise (0.73; README). Lower shows more, less often right; 1 shows none.",
         json_schema_extra={"group": "answer"})
     support_ratio: float = Field(0.4, ge=0.0, le=1.0,
                                  description="A supporting sentence joins the best one when its probability is at "
