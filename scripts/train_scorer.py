@@ -458,7 +458,8 @@ def short_cv(rows: list[ShortRow], c: float) -> np.ndarray:
     return p
 
 
-#: The short-answer thresholds tabulated: fine steps, since precision climbs steeply near the top.
+#: The short-answer thresholds tabulated: fine steps, since precision climbs steeply near the top; from 0.5, below
+#: which the model calls a span more likely wrong than right.
 SHORT_THRESHOLDS = tuple(np.round(np.arange(0.5, 0.951, 0.01), 2).tolist())
 
 
