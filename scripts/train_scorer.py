@@ -48,6 +48,7 @@ import argparse
 import hashlib
 import json
 import sys
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -170,6 +171,14 @@ def logits(m: dict, x: np.ndarray) -> np.ndarray:
 
 def folds_of(n: int, folds: int = 5, seed: int = 0) -> list[np.ndarray]:
     return np.array_split(np.random.default_rng(seed).permutation(n), folds)
+
+
+def question_folds(ids: Iterable[str]) -> Iterator[set[str]]:
+    """The ids each of :func:`folds_of`'s five folds holds out, over the distinct ``ids`` in first-seen order: a
+    question's rows (its near miss, say) are judged together, by a model fitted on none of them."""
+    questions = list(dict.fromkeys(ids))
+    for test in folds_of(len(questions)):
+        yield {questions[i] for i in test}
 
 
 def sentence_cv(rows, c: float) -> list[dict]:
@@ -448,13 +457,11 @@ def short_probabilities(model: dict, rows: list[ShortRow]) -> np.ndarray:
 def short_cv(rows: list[ShortRow], c: float) -> np.ndarray:
     """Each row's probability from a short-answer model fitted without its question (five folds by question):
     what the model says of cal questions it has not seen, so that the threshold can be chosen over them too."""
-    questions = list(dict.fromkeys(s.question for s in rows))
     p = np.zeros(len(rows))
-    for test in folds_of(len(questions)):
-        held = {questions[i] for i in test}
+    for held in question_folds(s.question for s in rows):
         out = np.array([s.question in held for s in rows])
-        p[out] = short_probabilities(fit_short([s for s, o in zip(rows, out, strict=True) if not o], c),
-                                     [s for s, o in zip(rows, out, strict=True) if o])
+        p[out] = short_probabilities(fit_short([s for s in rows if s.question not in held], c),
+                                     [s for s in rows if s.question in held])
     return p
 
 
@@ -607,10 +614,8 @@ def combiner_cv(answering: list[Read], c: float) -> dict:
     """How often the combiner puts the evidence first, and in its top two, on the cal split's answerable questions
     whose evidence was read, each ranked by a combiner fitted without it (five folds by question). It compares
     two readers over some 450 questions, where natural dev's 100 move by a question per point."""
-    questions = list(dict.fromkeys(r.row.id for r in answering))
     first, top2 = [], []
-    for test in folds_of(len(questions)):
-        held = {questions[i] for i in test}
+    for held in question_folds(r.row.id for r in answering):
         m = fit_combiner([r for r in answering if r.row.id not in held], c)
         for r in (r for r in answering if r.row.id in held and r.y.any()):
             order = np.argsort(-logits(m, r.z), kind="stable")
