@@ -10,11 +10,11 @@
 What it learns from. Each question of the *fit* split (80% of the training articles, see
 ``scripts/training_data.py``) is retrieved as the answerer retrieves it (top 10, default settings); its
 candidates are the sentences of those passages and of its evidence article. A group is one sentence that
-holds the evidence and the answer, and up to 11 that hold neither: the 6 nearest to the question by MiniLM's
-cosine among those that say no word of the answer the question lacks (``--hard``: the sentences a reader
-mistakes for the answer, same words and subject, another fact), then at random, half from the evidence article
-and half from the other retrieved passages. An unanswerable question's group is 12 retrieved sentences, none
-answering, the 6 nearest first.
+holds the evidence and the answer, and up to 11 that hold neither (``--negatives``): the 6 nearest to the
+question by MiniLM's cosine among those that say no word of the answer the question lacks (``--hard``: the
+sentences a reader mistakes for the answer, same words and subject, another fact), then at random, half from
+the evidence article and half from the other retrieved passages. An unanswerable question's group is 12
+retrieved sentences, none answering, the 6 nearest first.
 
 How. The packaged MiniLM read as the runtime reads it (:class:`briefqa.models.reader.PairEncoder`), with a
 relevance head and a span head (:mod:`briefqa.models.readernet`). ``--mode full`` (the default) trains every
@@ -102,24 +102,25 @@ def _says_answer(sentence: str, q) -> bool:
     return bool((set(terms(q.answer or "")) - set(terms(q.searched))) & set(terms(sentence)))
 
 
-def _negatives(qa, q, wrong, article: set, hard: int, rng: random.Random) -> list[tuple[str, str]]:
-    """Up to NEGATIVES wrong sentences: the ``hard`` nearest to the question among those that say no word of
+def _negatives(qa, q, wrong, article: set, hard: int, rng: random.Random,
+               negatives: int = NEGATIVES) -> list[tuple[str, str]]:
+    """Up to ``negatives`` wrong sentences: the ``hard`` nearest to the question among those that say no word of
     the answer, then at random, as many from the evidence article as from the other retrieved passages."""
     chosen = _nearest(qa, q.searched, [x for x in wrong if not _says_answer(x[1], q)], hard)
     taken = set(chosen)
     rest = [x for x in wrong if x not in taken]
     if not q.answerable:
         rng.shuffle(rest)
-        return chosen + rest[:NEGATIVES + 1 - len(chosen)]
+        return chosen + rest[:negatives + 1 - len(chosen)]
     same = [x for x in rest if x in article]
     other = [x for x in rest if x not in article]
     rng.shuffle(same)
     rng.shuffle(other)
-    chosen += same[:max(0, NEGATIVES // 2 - sum(x in article for x in chosen))]
-    return chosen + other[:NEGATIVES - len(chosen)]
+    chosen += same[:max(0, negatives // 2 - sum(x in article for x in chosen))]
+    return chosen + other[:negatives - len(chosen)]
 
 
-def build_groups(qa, items, seed: int, hard: int = 0) -> list[Group]:
+def build_groups(qa, items, seed: int, hard: int = 0, negatives: int = NEGATIVES) -> list[Group]:
     from tqdm import tqdm
     from training_data import holds
 
@@ -143,9 +144,10 @@ def build_groups(qa, items, seed: int, hard: int = 0) -> list[Group]:
             right = next(((t, s) for t, s in usable if holds(s, q.facts) and _answer_in(s, q.answer)), None)
             if right is None:
                 continue
-            chosen, span = [right, *_negatives(qa, q, wrong, set(article), hard, rng)], _answer_in(right[1], q.answer)
+            span = _answer_in(right[1], q.answer)
+            chosen = [right, *_negatives(qa, q, wrong, set(article), hard, rng, negatives)]
         else:
-            chosen = _negatives(qa, q, wrong, set(article), hard, rng)
+            chosen = _negatives(qa, q, wrong, set(article), hard, rng, negatives)
         if len(chosen) < 2:
             continue
         seconds = [second_text(t, s) for t, s in chosen]
@@ -263,6 +265,8 @@ def main() -> int:
     ap.add_argument("--alpha", type=float, default=32.0, help="the adapters' scale numerator (lora mode)")
     ap.add_argument("--hard", type=int, default=HARD,
                     help="of each group's wrong sentences, how many are the nearest to the question by cosine")
+    ap.add_argument("--negatives", type=int, default=NEGATIVES,
+                    help="wrong sentences per group (15 was tried: docs/answers.md)")
     ap.add_argument("--report", type=int, default=150, metavar="N",
                     help="report on the first N cal-split questions (0: none)")
     ap.add_argument("--seed", type=int, default=0)
@@ -283,7 +287,7 @@ def main() -> int:
     items = [q for path in args.train for q in questions(path)[:args.limit]]
     fit = [q for q in items if q.split == "fit"]
     t0 = time.perf_counter()
-    groups = build_groups(qa, fit, args.seed, args.hard)
+    groups = build_groups(qa, fit, args.seed, args.hard, args.negatives)
     print(f"{len(groups)} groups from {len(fit)} fit questions ({sum(g.answerable for g in groups)} answerable), "
           f"{time.perf_counter() - t0:.0f} s", file=sys.stderr)
     net = train(groups, args)

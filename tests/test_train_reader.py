@@ -66,3 +66,11 @@ def test_an_unanswerable_question_gets_its_nearest_sentences_first(qa):
                                      random.Random(0))
     assert set(chosen[:2]) == {NEAREST, SAYS_IT}  # no answer to say: the two of the story are the nearest
     assert len(chosen) == 5
+
+
+def test_a_group_holds_as_many_wrong_sentences_as_asked_the_nearest_first(qa):
+    wrong = [SAYS_IT, *ELSEWHERE, NEAREST]
+    chosen = train_reader._negatives(qa, question(WON), wrong, {NEAREST, SAYS_IT}, 1, random.Random(0), negatives=3)
+    assert len(chosen) == 3 and chosen[0] == NEAREST
+    # One of the evidence article's (3 // 2 = 1: the nearest is it), the rest from elsewhere.
+    assert set(chosen[1:]) <= set(ELSEWHERE)
