@@ -169,6 +169,11 @@ def logits(m: dict, x: np.ndarray) -> np.ndarray:
     return ((x - m["mean"]) / m["scale"]) @ m["coef"] + m["intercept"]
 
 
+def probabilities(m: dict, x: np.ndarray) -> np.ndarray:
+    """The logistic model ``m``'s probabilities for the rows of ``x``."""
+    return 1 / (1 + np.exp(-logits(m, x)))
+
+
 def folds_of(n: int, folds: int = 5, seed: int = 0) -> list[np.ndarray]:
     return np.array_split(np.random.default_rng(seed).permutation(n), folds)
 
@@ -246,7 +251,7 @@ def abstention_cv(q: np.ndarray, unanswerable: np.ndarray, c: float) -> np.ndarr
     for test in folds_of(len(q), seed=1):
         train = np.setdiff1d(np.arange(len(q)), test)
         m = fit(q[train], unanswerable[train], c, balanced=True)
-        scores[test] = 1 / (1 + np.exp(-logits(m, q[test])))
+        scores[test] = probabilities(m, q[test])
     return scores
 
 
@@ -410,8 +415,8 @@ def scored_of(r: Read, combine: dict, abstain: dict):
     from briefqa.relevance.scorer import Scored
 
     q, _ = abstain_rows([r], combine)
-    return Scored([None] * len(r.y), 1 / (1 + np.exp(-logits(combine, r.z))), r.x,
-                  float(1 / (1 + np.exp(-logits(abstain, q)[0]))), r.spans, r.rel)
+    return Scored([None] * len(r.y), probabilities(combine, r.z), r.x, float(probabilities(abstain, q)[0]), r.spans,
+                  r.rel)
 
 
 @dataclass
@@ -451,7 +456,7 @@ def fit_short(rows: list[ShortRow], c: float) -> dict:
 
 
 def short_probabilities(model: dict, rows: list[ShortRow]) -> np.ndarray:
-    return 1 / (1 + np.exp(-logits(model, np.array([s.x for s in rows])))) if rows else np.zeros(0)
+    return probabilities(model, np.array([s.x for s in rows])) if rows else np.zeros(0)
 
 
 def short_cv(rows: list[ShortRow], c: float) -> np.ndarray:
