@@ -142,7 +142,7 @@ def fit(x: np.ndarray, y: np.ndarray, c: float, balanced: bool = False, signs: n
     def loss(theta: np.ndarray) -> tuple[float, np.ndarray]:
         w, b = theta[:-1], theta[-1]
         t = z @ w + b
-        grad = weight * (1 / (1 + np.exp(-t)) - y)
+        grad = weight * (sigmoid(t) - y)
         value = c * float(weight @ (np.logaddexp(0, t) - y * t)) + 0.5 * float(w @ w)
         return value, np.append(c * (z.T @ grad) + w, c * grad.sum())
 
@@ -169,9 +169,13 @@ def logits(m: dict, x: np.ndarray) -> np.ndarray:
     return ((x - m["mean"]) / m["scale"]) @ m["coef"] + m["intercept"]
 
 
+def sigmoid(t: np.ndarray) -> np.ndarray:
+    return 1 / (1 + np.exp(-t))
+
+
 def probabilities(m: dict, x: np.ndarray) -> np.ndarray:
     """The logistic model ``m``'s probabilities for the rows of ``x``."""
-    return 1 / (1 + np.exp(-logits(m, x)))
+    return sigmoid(logits(m, x))
 
 
 def folds_of(n: int, folds: int = 5, seed: int = 0) -> list[np.ndarray]:
@@ -603,7 +607,7 @@ def train_abstention(cal: list[Read], unanswered: list[Read], dev: list[Read], c
         unanswerable = np.concatenate([y_cal[keep], y_more]) if more else y_cal[keep]
         model = fit(q[:, :n], unanswerable, c, balanced=True)
         scores = logits(model, qd[:, :n])
-        table = threshold_table(1 / (1 + np.exp(-scores)), truly)
+        table = threshold_table(sigmoid(scores), truly)
         chosen = next(t for t in table if t["threshold"] == choose_threshold(table))
         report.append({"features": n, "near_misses": near, "fit_unanswerable": more,
                        "auc": roc_auc(scores, truly), **chosen})
