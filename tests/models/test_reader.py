@@ -135,3 +135,32 @@ def test_a_trained_file_applied_to_the_packaged_weights_gives_back_the_trained_n
 
 def _heads_only(arrays: dict) -> dict:
     return {n: a for n, a in arrays.items() if n.startswith("head.")}
+
+
+def _trained(seed: int) -> dict:
+    import torch
+
+    from briefqa.models.readernet import delta_arrays, fully_trainable
+
+    torch.manual_seed(seed)
+    net = fully_trainable()
+    with torch.no_grad():
+        for p in net.parameters():
+            if p.requires_grad:
+                p.add_(torch.randn_like(p) * 1e-2)
+    return delta_arrays(net)
+
+
+def test_a_soup_of_readers_holds_the_mean_of_their_weights_and_a_soup_of_one_is_that_reader():
+    from briefqa.models.readernet import merged, soup
+
+    a, b = _trained(0), _trained(1)
+    want_a, want_b = (dict(merged(x).named_parameters()) for x in (a, b))
+    both, alone = dict(soup([a, b]).named_parameters()), dict(soup([a]).named_parameters())
+    for name in ("bert.encoder.layer.3.attention.self.query.weight", "bert.encoder.layer.5.output.LayerNorm.bias",
+                 "relevance.weight", "span.bias"):
+        mean = (want_a[name] + want_b[name]) / 2
+        assert (both[name] - mean).abs().max() < 1e-6
+        assert (both[name] - want_a[name]).abs().max() > 1e-3  # so the two differ where it is checked
+        assert (alone[name] - want_a[name]).abs().max() < 1e-6
+    assert not both["bert.embeddings.word_embeddings.weight"].requires_grad  # the packaged ones, never averaged away

@@ -11,6 +11,7 @@ module, and with it torch and transformers.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import numpy as np
 import torch
@@ -165,3 +166,17 @@ def merged(arrays) -> ReaderNet:
         elif name.startswith("head."):
             heads[name[len("head."):]].copy_(value)
     return net.eval()
+
+
+@torch.no_grad()
+def soup(files: Sequence) -> ReaderNet:
+    """The uniform soup of readers trained in full from the packaged MiniLM (Wortsman et al., 2022): every
+    weight the mean of theirs. Runs that differ only in their seed share what the data teaches and differ in
+    what each picked up by chance; the mean keeps the first, and runs as one reader."""
+    states = [merged(f).state_dict() for f in files]
+    mean = {name: sum(s[name] for s in states) / len(states) if value.is_floating_point() else value
+            for name, value in states[0].items()}
+    net = fully_trainable()
+    net.load_state_dict(mean)
+    return net.eval()
+
