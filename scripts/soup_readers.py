@@ -45,7 +45,11 @@ def main() -> int:
     arrays = delta_arrays(soup(files))
     # Written beside the target and renamed over it: an interrupted run leaves the previous reader whole.
     with tempfile.NamedTemporaryFile(dir=args.out.parent, suffix=".npz", delete=False) as tmp:
-        np.savez_compressed(tmp, **arrays)
+        try:
+            np.savez_compressed(tmp, **arrays)
+        except BaseException:
+            os.unlink(tmp.name)
+            raise
     os.chmod(tmp.name, 0o644)
     os.replace(tmp.name, args.out)
     print(f"written: {args.out} ({args.out.stat().st_size / 1e6:.1f} MB), the soup of {len(files)} readers",

@@ -8,7 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from briefqa.models.readernet import delta_arrays, fully_trainable, with_adapters
+from briefqa.models.readernet import with_adapters
+from conftest import fine_tuned_reader
 
 SCRIPT = Path(__file__).parent.parent / "scripts" / "soup_readers.py"
 
@@ -20,20 +21,10 @@ def run(*args: Path) -> subprocess.CompletedProcess:
 
 @pytest.fixture(scope="module")
 def readers(tmp_path_factory) -> list[Path]:
-    import torch
-
-    out = []
+    folder = tmp_path_factory.mktemp("readers")
     for seed in (0, 1):
-        torch.manual_seed(seed)
-        net = fully_trainable()
-        with torch.no_grad():
-            for p in net.parameters():
-                if p.requires_grad:
-                    p.add_(torch.randn_like(p) * 1e-2)
-        path = tmp_path_factory.mktemp("readers") / f"seed{seed}.npz"
-        np.savez_compressed(path, **delta_arrays(net))
-        out.append(path)
-    return out
+        np.savez_compressed(folder / f"seed{seed}.npz", **fine_tuned_reader(seed))
+    return [folder / "seed0.npz", folder / "seed1.npz"]
 
 
 def test_two_readers_become_one_file_of_the_same_form_between_them(readers, tmp_path):

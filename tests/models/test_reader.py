@@ -9,6 +9,7 @@ import pytest
 
 from briefqa.models.packaged import model_dir
 from briefqa.models.reader import PairEncoder, Reader, best_span, model_path, second_text, trained_bytes
+from conftest import fine_tuned_reader
 
 UBER = "How much revenue did Uber bring in for the third quarter?"
 SENTENCES = [
@@ -137,24 +138,10 @@ def _heads_only(arrays: dict) -> dict:
     return {n: a for n, a in arrays.items() if n.startswith("head.")}
 
 
-def _trained(seed: int) -> dict:
-    import torch
-
-    from briefqa.models.readernet import delta_arrays, fully_trainable
-
-    torch.manual_seed(seed)
-    net = fully_trainable()
-    with torch.no_grad():
-        for p in net.parameters():
-            if p.requires_grad:
-                p.add_(torch.randn_like(p) * 1e-2)
-    return delta_arrays(net)
-
-
 def test_a_soup_of_readers_holds_the_mean_of_their_weights_and_a_soup_of_one_is_that_reader():
     from briefqa.models.readernet import merged, soup
 
-    a, b = _trained(0), _trained(1)
+    a, b = fine_tuned_reader(0), fine_tuned_reader(1)
     want_a, want_b = (dict(merged(x).named_parameters()) for x in (a, b))
     both, alone = dict(soup([a, b]).named_parameters()), dict(soup([a]).named_parameters())
     for name in ("bert.encoder.layer.3.attention.self.query.weight", "bert.encoder.layer.5.output.LayerNorm.bias",

@@ -179,4 +179,3 @@ def soup(files: Sequence) -> ReaderNet:
     net = fully_trainable()
     net.load_state_dict(mean)
     return net.eval()
-
