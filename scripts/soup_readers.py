@@ -17,9 +17,8 @@ the steps to reproduce them are in docs/answers.md ("Other seeds, soups of them"
 from __future__ import annotations
 
 import argparse
-import os
+import io
 import sys
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -41,17 +40,11 @@ def main() -> int:
         raise SystemExit("A soup needs readers trained in full (--mode full); adapters would not stay adapters.")
 
     from briefqa.models.readernet import delta_arrays, soup
+    from briefqa.store.local import atomic_write
 
-    arrays = delta_arrays(soup(files))
-    # Written beside the target and renamed over it: an interrupted run leaves the previous reader whole.
-    with tempfile.NamedTemporaryFile(dir=args.out.parent, suffix=".npz", delete=False) as tmp:
-        try:
-            np.savez_compressed(tmp, **arrays)
-        except BaseException:
-            os.unlink(tmp.name)
-            raise
-    os.chmod(tmp.name, 0o644)
-    os.replace(tmp.name, args.out)
+    buf = io.BytesIO()
+    np.savez_compressed(buf, **delta_arrays(soup(files)))
+    atomic_write(args.out, buf.getvalue())  # an interrupted run leaves the previous reader whole
     print(f"written: {args.out} ({args.out.stat().st_size / 1e6:.1f} MB), the soup of {len(files)} readers",
           file=sys.stderr)
     return 0

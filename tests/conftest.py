@@ -42,20 +42,26 @@ def one_clear_error(result, *words):
         assert w in lines[0], (w, lines[0])
 
 
+def moved(net):
+    """``net`` with every weight it trains moved by a fine-tune's worth (1e-2 noise from torch's seed)."""
+    import torch
+
+    with torch.no_grad():
+        for p in net.parameters():
+            if p.requires_grad:
+                p.add_(torch.randn_like(p) * 1e-2)
+    return net
+
+
 def fine_tuned_reader(seed: int) -> dict:
-    """The arrays ``scripts/train_reader.py`` would write for a reader trained in full: every weight it trains
-    moved from the packaged MiniLM by a fine-tune's worth (1e-2, seeded)."""
+    """The arrays ``scripts/train_reader.py`` would write for a reader trained in full, each weight it trains
+    moved from the packaged MiniLM (:func:`moved`, seeded)."""
     import torch
 
     from briefqa.models.readernet import delta_arrays, fully_trainable
 
     torch.manual_seed(seed)
-    net = fully_trainable()
-    with torch.no_grad():
-        for p in net.parameters():
-            if p.requires_grad:
-                p.add_(torch.randn_like(p) * 1e-2)
-    return delta_arrays(net)
+    return delta_arrays(moved(fully_trainable()))
 
 
 def markdown_corpus(root: Path, articles) -> Path:

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from briefqa.models.readernet import with_adapters
+from briefqa.models.readernet import adapter_arrays, with_adapters
 from conftest import fine_tuned_reader
 
 SCRIPT = Path(__file__).parent.parent / "scripts" / "soup_readers.py"
@@ -49,8 +49,6 @@ def test_a_missing_reader_or_an_adapter_file_is_refused_and_the_output_is_untouc
     assert missing.returncode != 0 and "No reader file at" in missing.stderr
     assert "Traceback" not in missing.stderr
     lora = tmp_path / "lora.npz"
-    from briefqa.models.readernet import adapter_arrays
-
     np.savez_compressed(lora, **adapter_arrays(with_adapters(rank=4, alpha=8.0)))
     refused = run(readers[0], lora, "--out", out)
     assert refused.returncode != 0 and "trained in full" in refused.stderr

@@ -9,7 +9,7 @@ import pytest
 
 from briefqa.models.packaged import model_dir
 from briefqa.models.reader import PairEncoder, Reader, best_span, model_path, second_text, trained_bytes
-from conftest import fine_tuned_reader
+from conftest import fine_tuned_reader, moved
 
 UBER = "How much revenue did Uber bring in for the third quarter?"
 SENTENCES = [
@@ -111,11 +111,7 @@ def test_a_trained_file_applied_to_the_packaged_weights_gives_back_the_trained_n
     from briefqa.models.readernet import adapter_arrays, delta_arrays, fully_trainable, merged, with_adapters
 
     torch.manual_seed(0)
-    net = fully_trainable() if kind == "full" else with_adapters(rank=4, alpha=8.0)
-    with torch.no_grad():  # a fine-tune's worth of change to every trained weight
-        for p in net.parameters():
-            if p.requires_grad:
-                p.add_(torch.randn_like(p) * 1e-2)
+    net = moved(fully_trainable() if kind == "full" else with_adapters(rank=4, alpha=8.0))
     arrays = delta_arrays(net) if kind == "full" else adapter_arrays(net)
     buf = io.BytesIO()
     np.savez_compressed(buf, **arrays)
