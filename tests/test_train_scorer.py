@@ -91,3 +91,17 @@ def test_each_short_answer_is_judged_by_a_model_fitted_without_its_question():
     held_out = train_scorer.short_cv(rows, 1.0)
     seen = train_scorer.short_probabilities(train_scorer.fit_short(rows, 1.0), rows)
     assert (held_out[-2:] > 0.99).all() and (seen[-2:] < 0.9).all()
+
+
+def test_each_abstention_is_judged_by_a_model_fitted_without_its_question():
+    # A high feature means unanswerable, except for one answerable question read twice (as asked, and as a
+    # near miss left unanswerable). Held out, both of its rows look unanswerable; seen, the model bends to them.
+    ids = [f"q{i}" for i in range(20)] + ["odd", "odd"]
+    q = np.array([[1.0 if i % 2 else -1.0] for i in range(20)] + [[3.0], [3.0]])
+    y = np.array([i % 2 for i in range(20)] + [0, 1])
+    more = (np.array([[2.0], [-2.0]]), np.array([1, 0]))  # always fitted on
+    held_out = train_scorer.held_out_abstention(ids, q, y, *more, 1.0)
+    seen = train_scorer.probabilities(train_scorer.fit(np.vstack([q, more[0]]), np.concatenate([y, more[1]]), 1.0,
+                                                       balanced=True), q)
+    assert (held_out[-2:] > 0.95).all() and (seen[-2:] < held_out[-2:]).all()
+    assert (held_out[:20:2] < 0.5).all() and (held_out[1:20:2] > 0.5).all()
