@@ -105,3 +105,20 @@ def test_each_abstention_is_judged_by_a_model_fitted_without_its_question():
                                                        balanced=True), q)
     assert (held_out[-2:] > 0.95).all() and (seen[-2:] < held_out[-2:]).all()
     assert (held_out[:20:2] < 0.5).all() and (held_out[1:20:2] > 0.5).all()
+
+
+def test_the_abstention_threshold_bounds_wrong_abstentions_over_dev_and_the_cal_split_together():
+    # Dev: 4 unanswerable questions at 0.82 and 0.9; 20 answerable ones, one at 0.82 and one at 0.77 (5% wrong
+    # at 0.8, 10% below). The cal split's 80 answerable questions, scored out of fold: 8 at 0.82. Dev alone
+    # picks 0.8 (recall 1.0); over the 100 answerable questions together 0.8 abstains wrongly on 9%, 0.85 on none.
+    dev = np.array([0.82, 0.82, 0.9, 0.9, 0.82, 0.77] + [0.1] * 18)
+    unanswerable = np.array([1, 1, 1, 1] + [0] * 20)
+    cal = np.array([0.82] * 8 + [0.1] * 72)
+    alone = train_scorer.threshold_table(dev, unanswerable)
+    assert train_scorer.choose_threshold(alone) == 0.8
+    table = train_scorer.threshold_table(dev, unanswerable, cal)
+    at = {row["threshold"]: row for row in table}
+    assert at[0.8] == {"threshold": 0.8, "abstain_recall": 1.0, "abstain_precision": 0.8, "wrong_abstentions": 0.05,
+                       "wrong_abstentions_with_cal": 0.09}
+    assert at[0.85]["wrong_abstentions_with_cal"] == 0.0 and at[0.85]["abstain_recall"] == 0.5
+    assert train_scorer.choose_threshold(table) == 0.85
