@@ -225,9 +225,9 @@ class Settings(BaseModel):
                                                  "question, from which on the answer is an abstention. 0 (the "
                                                  "default) uses the threshold the scorer's training chose for "
                                                  "each question style: the best abstention recall that keeps wrong "
-                                                 "abstentions within 5% (0.8 for short questions, chosen on "
-                                                 "natural dev; 0.8 for long ones, cross-validated on MultiHop-RAG "
-                                                 "dev; README).",
+                                                 "abstentions within 5% (0.85 for short questions: recall on "
+                                                 "natural dev, wrong abstentions over it and the cal split; 0.8 "
+                                                 "for long ones, cross-validated on MultiHop-RAG dev; README).",
                                      json_schema_extra={"group": "answer"})
     short_answer_threshold: float = Field(
         0.0, ge=0.0, le=1.0,
@@ -235,7 +235,7 @@ class Settings(BaseModel):
                     "on it is shown. 0 (the default) uses the threshold the scorer's training chose over the cal "
                     "split's questions (each judged by a model fitted without it) and natural dev's together: "
                     "the lowest whose short answers (twenty at least) are right 85% of the time, else the most "
-                    "precise (0.73; README). Lower shows more, less often right; 1 shows none.",
+                    "precise (0.72; README). Lower shows more, less often right; 1 shows none.",
         json_schema_extra={"group": "answer"})
     support_ratio: float = Field(0.4, ge=0.0, le=1.0,
                                  description="A supporting sentence joins the best one when its probability is at "
