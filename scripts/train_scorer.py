@@ -301,8 +301,8 @@ def choose_threshold(table: list[dict]) -> float:
 
     Where the table has them, the wrong abstentions read are those over the cal split's answerable questions
     (out of fold) and natural dev's together, 633 rather than 100: the cal split's articles are new to the
-    reader, as the articles of the questions briefqa meets are, while three in four of dev's are ones it
-    trained on; and one dev question moves dev's own rate by 0.01."""
+    reader, as the articles of the questions briefqa meets are, while three in four of dev's answerable
+    questions are on articles it trained on; and one dev question moves dev's own rate by 0.01."""
     wrong = "wrong_abstentions_with_cal" if "wrong_abstentions_with_cal" in table[0] else "wrong_abstentions"
     safe = [t for t in table if t[wrong] <= MAX_WRONG_ABSTENTIONS and t["abstain_precision"]]
     if not safe:
