@@ -184,6 +184,19 @@ def folds_of(n: int, folds: int = 5, seed: int = 0) -> list[np.ndarray]:
     return np.array_split(np.random.default_rng(seed).permutation(n), folds)
 
 
+def out_of_fold(ids: list[str], x: np.ndarray, y: np.ndarray, c: float, balanced: bool = False,
+                extra: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
+    """Each row of ``x`` scored by a logistic model fitted on the rows of the other :func:`question_folds` (and on
+    all of ``extra``, rows never scored): a question's rows are held out together."""
+    extra_x, extra_y = extra if extra is not None else (x[:0], y[:0])
+    p = np.zeros(len(x))
+    for held in question_folds(ids):
+        test = np.array([i in held for i in ids])
+        m = fit(np.vstack([x[~test], extra_x]), np.concatenate([y[~test], extra_y]), c, balanced=balanced)
+        p[test] = probabilities(m, x[test])
+    return p
+
+
 def question_folds(ids: Iterable[str]) -> Iterator[set[str]]:
     """The ids each of :func:`folds_of`'s five folds holds out, over the distinct ``ids`` in first-seen order: a
     question's rows (its near miss, say) are judged together, by a model fitted on none of them."""
@@ -277,14 +290,15 @@ def threshold_table(scores: np.ndarray, unanswerable: np.ndarray, held_out: np.n
     answerable ``scores`` together (``wrong_abstentions_with_cal``)."""
     table = []
     answerable = scores[unanswerable == 0]
+    with_cal = None if held_out is None else np.concatenate([held_out, answerable])
     for t in np.round(np.arange(0.3, 0.96, 0.05), 2).tolist():
         abstain = scores >= t
         hit = int((abstain & (unanswerable == 1)).sum())
         row = {"threshold": t, "abstain_recall": round(hit / max(1, int(unanswerable.sum())), 3),
                "abstain_precision": round(hit / int(abstain.sum()), 3) if abstain.any() else None,
                "wrong_abstentions": round(float((answerable >= t).mean()) if len(answerable) else 0.0, 3)}
-        if held_out is not None:
-            row["wrong_abstentions_with_cal"] = round(float((np.concatenate([held_out, answerable]) >= t).mean()), 3)
+        if with_cal is not None:
+            row["wrong_abstentions_with_cal"] = round(float((with_cal >= t).mean()), 3)
         table.append(row)
     return table
 
@@ -479,12 +493,8 @@ def short_probabilities(model: dict, rows: list[ShortRow]) -> np.ndarray:
 def short_cv(rows: list[ShortRow], c: float) -> np.ndarray:
     """Each row's probability from a short-answer model fitted without its question (five folds by question):
     what the model says of cal questions it has not seen, so that the threshold can be chosen over them too."""
-    p = np.zeros(len(rows))
-    for held in question_folds(s.question for s in rows):
-        out = np.array([s.question in held for s in rows])
-        p[out] = short_probabilities(fit_short([s for s in rows if s.question not in held], c),
-                                     [s for s in rows if s.question in held])
-    return p
+    return out_of_fold([s.question for s in rows], np.array([s.x for s in rows]),
+                       np.array([int(s.right) for s in rows]), c)
 
 
 #: The short-answer thresholds tabulated: fine steps, since precision climbs steeply near the top; from 0.5, below
@@ -624,25 +634,14 @@ def train_abstention(cal: list[Read], unanswered: list[Read], dev: list[Read], c
         extra = (q_more[:, :n], y_more) if more else (q_more[:0, :n], y_more[:0])
         model = fit(np.vstack([q, extra[0]]), np.concatenate([y, extra[1]]), c, balanced=True)
         held = np.zeros(len(cal))
-        held[keep] = held_out_abstention([r.row.id for r, k in zip(cal, keep, strict=True) if k], q, y, *extra, c)
+        held[keep] = out_of_fold([r.row.id for r, k in zip(cal, keep, strict=True) if k], q, y, c, balanced=True,
+                                 extra=extra)
         scores = logits(model, qd[:, :n])
         table = threshold_table(sigmoid(scores), truly, held[real & (cal_truly == 0)])
         chosen = next(t for t in table if t["threshold"] == choose_threshold(table))
         report.append({"features": n, "near_misses": near, "fit_unanswerable": more,
                        "auc": roc_auc(scores, truly), **chosen})
     return model, report, table, cal_report(held[real], cal_truly[real])  # the shipped configuration's, fitted last
-
-
-def held_out_abstention(ids: list[str], q: np.ndarray, y: np.ndarray, q_more: np.ndarray, y_more: np.ndarray,
-                        c: float) -> np.ndarray:
-    """Each row of ``q`` scored by an abstention model fitted on the other folds' questions and on all of
-    ``q_more``: a question's rows (it and its near miss) are held out together."""
-    p = np.zeros(len(q))
-    for held in question_folds(ids):
-        test = np.array([i in held for i in ids])
-        m = fit(np.vstack([q[~test], q_more]), np.concatenate([y[~test], y_more]), c, balanced=True)
-        p[test] = probabilities(m, q[test])
-    return p
 
 
 def cal_report(held: np.ndarray, unanswerable: np.ndarray) -> dict:

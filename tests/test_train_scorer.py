@@ -100,7 +100,7 @@ def test_each_abstention_is_judged_by_a_model_fitted_without_its_question():
     q = np.array([[1.0 if i % 2 else -1.0] for i in range(20)] + [[3.0], [3.0]])
     y = np.array([i % 2 for i in range(20)] + [0, 1])
     more = (np.array([[2.0], [-2.0]]), np.array([1, 0]))  # always fitted on
-    held_out = train_scorer.held_out_abstention(ids, q, y, *more, 1.0)
+    held_out = train_scorer.out_of_fold(ids, q, y, 1.0, balanced=True, extra=more)
     seen = train_scorer.probabilities(train_scorer.fit(np.vstack([q, more[0]]), np.concatenate([y, more[1]]), 1.0,
                                                        balanced=True), q)
     assert (held_out[-2:] > 0.95).all() and (seen[-2:] < held_out[-2:]).all()
