@@ -75,3 +75,43 @@ def questions(path: str | Path) -> list[Question]:
                             [_squash(f) for f in item.evidence], articles, split_of(articles, item.question),
                             item.previous))
     return out
+
+
+def split_records(path: str | Path, split: str) -> list:
+    """The raw records of a training file (questions, or conversations: one per line) whose articles are in
+    ``split``, in the file's own format."""
+    path = Path(path)
+    if path.suffix == ".jsonl":
+        convs = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+        return [c for c in convs if split_of([(c.get("source", ""), c.get("title", ""))],
+                                             c["turns"][0]["question"]) == split]
+    raw = json.loads(path.read_text(encoding="utf-8"))
+    return [r for r in raw if split_of(sorted({(e.get("source", ""), e.get("title", "")) for e in r["evidence_list"]}),
+                                       r["query"]) == split]
+
+
+def main() -> int:
+    """Write one split of a training file, for ``briefqa eval``: the cal split's questions are on articles the
+    reader never trained on, as the questions briefqa meets are (README, "On articles the reader never saw")."""
+    import argparse
+
+    ap = argparse.ArgumentParser(description=main.__doc__)
+    ap.add_argument("file", help="a training file: queries-train.json or followups-train.jsonl")
+    ap.add_argument("--split", choices=("fit", "cal"), default="cal")
+    ap.add_argument("--out", required=True, help="where to write that split's questions, in the same format")
+    args = ap.parse_args()
+    if any(word in Path(args.file).name for word in ("dev", "held", "test")):
+        raise SystemExit(f"{args.file} is not a training file; its questions have no fit or cal split.")
+    records = split_records(args.file, args.split)
+    out = Path(args.out)
+    if out.suffix == ".jsonl" or Path(args.file).suffix == ".jsonl":
+        out.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), encoding="utf-8")
+    else:
+        out.write_text(json.dumps(records, ensure_ascii=False), encoding="utf-8")
+    print(f"{out}: {len(records)} {'conversations' if Path(args.file).suffix == '.jsonl' else 'questions'} of the "
+          f"{args.split} split of {args.file}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

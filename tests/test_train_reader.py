@@ -74,3 +74,20 @@ def test_a_group_holds_as_many_wrong_sentences_as_asked_the_nearest_first(qa):
     assert len(chosen) == 3 and chosen[0] == NEAREST
     # One of the evidence article's (3 // 2 = 1: the nearest is it), the rest from elsewhere.
     assert set(chosen[1:]) <= set(ELSEWHERE)
+
+
+def test_a_split_is_written_in_the_training_file_s_own_format_as_the_trainers_cut_it(tmp_path):
+    import json
+
+    import training_data
+
+    records = [{"query": f"Who leads story {n}?", "answer": f"Person {n}", "question_type": "natural_query",
+                "evidence_list": [{"fact": f"Person {n} leads story {n}.", "title": f"Story {n}", "source": "Wire"}]}
+               for n in range(12)]
+    train = tmp_path / "queries-train.json"
+    train.write_text(json.dumps(records), encoding="utf-8")
+    cal = training_data.split_records(train, "cal")
+    expected = [q.asked for q in training_data.questions(train) if q.split == "cal"]
+    assert [r["query"] for r in cal] == expected and 0 < len(cal) < 12
+    assert sorted(r["query"] for r in cal + training_data.split_records(train, "fit")) == \
+        sorted(r["query"] for r in records)
