@@ -50,6 +50,14 @@ def holds(text: str, facts: list[str]) -> bool:
     return any(f in t or (len(t) > 15 and t in f and len(t) > 0.5 * len(f)) for f in facts)
 
 
+def record_articles(record: dict) -> list[tuple[str, str]]:
+    """(source, title) of the articles a training record is on: a question's evidence articles, or a
+    conversation's one article."""
+    if "turns" in record:
+        return [(record.get("source", ""), record.get("title", ""))]
+    return sorted({(e.get("source", ""), e.get("title", "")) for e in record["evidence_list"]})
+
+
 def questions(path: str | Path) -> list[Question]:
     """The questions of a training file: MultiHop-RAG's format (``queries-train.json``) or conversations
     (``followups-train.jsonl``, each turn a question, a follow-up rewritten as the chat rewrites it)."""
@@ -62,12 +70,11 @@ def questions(path: str | Path) -> list[Question]:
     data = read_dataset(path)
     if data.format == "conversations":
         lines = path.read_text(encoding="utf-8").splitlines()
-        convs = {f"c{n:04d}": json.loads(line) for n, line in enumerate(lines, 1) if line.strip()}
-        articles_of = {key: [(c.get("source", ""), c.get("title", ""))] for key, c in convs.items()}
+        articles_of = {f"c{n:04d}": record_articles(json.loads(line)) for n, line in enumerate(lines, 1)
+                       if line.strip()}
     else:
         raw = json.loads(path.read_text(encoding="utf-8"))
-        articles_of = {f"mh-{i:04d}": sorted({(e.get("source", ""), e.get("title", "")) for e in r["evidence_list"]})
-                       for i, r in enumerate(raw)}
+        articles_of = {f"mh-{i:04d}": record_articles(r) for i, r in enumerate(raw)}
     out = []
     for item in data.items:
         articles = articles_of.get(item.conversation or item.id, [])
@@ -77,39 +84,38 @@ def questions(path: str | Path) -> list[Question]:
     return out
 
 
-def split_records(path: str | Path, split: str) -> list:
+def split_records(path: str | Path, split: str) -> list[dict]:
     """The raw records of a training file (questions, or conversations: one per line) whose articles are in
-    ``split``, in the file's own format."""
+    ``split``, in the file's own order."""
     path = Path(path)
     if path.suffix == ".jsonl":
-        convs = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-        return [c for c in convs if split_of([(c.get("source", ""), c.get("title", ""))],
-                                             c["turns"][0]["question"]) == split]
-    raw = json.loads(path.read_text(encoding="utf-8"))
-    return [r for r in raw if split_of(sorted({(e.get("source", ""), e.get("title", "")) for e in r["evidence_list"]}),
-                                       r["query"]) == split]
+        records = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    else:
+        records = json.loads(path.read_text(encoding="utf-8"))
+    return [r for r in records if split_of(record_articles(r), r.get("query", "")) == split]
 
 
 def main() -> int:
-    """Write one split of a training file, for ``briefqa eval``: the cal split's questions are on articles the
-    reader never trained on, as the questions briefqa meets are (README, "On articles the reader never saw")."""
+    """Write one split of a training file, in the file's own format, for ``briefqa eval``: the cal split's
+    questions are on articles the reader never trained on, as the questions briefqa meets are (README, "On
+    articles the reader never saw")."""
     import argparse
 
+    from briefqa.store.local import atomic_write
+
     ap = argparse.ArgumentParser(description=main.__doc__)
-    ap.add_argument("file", help="a training file: queries-train.json or followups-train.jsonl")
+    ap.add_argument("file", type=Path, help="a training file: queries-train.json or followups-train.jsonl")
     ap.add_argument("--split", choices=("fit", "cal"), default="cal")
-    ap.add_argument("--out", required=True, help="where to write that split's questions, in the same format")
+    ap.add_argument("--out", type=Path, required=True, help="where to write that split")
     args = ap.parse_args()
-    if any(word in Path(args.file).name for word in ("dev", "held", "test")):
+    if any(word in args.file.name for word in ("dev", "held", "test")):
         raise SystemExit(f"{args.file} is not a training file; its questions have no fit or cal split.")
     records = split_records(args.file, args.split)
-    out = Path(args.out)
-    if out.suffix == ".jsonl" or Path(args.file).suffix == ".jsonl":
-        out.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), encoding="utf-8")
-    else:
-        out.write_text(json.dumps(records, ensure_ascii=False), encoding="utf-8")
-    print(f"{out}: {len(records)} {'conversations' if Path(args.file).suffix == '.jsonl' else 'questions'} of the "
-          f"{args.split} split of {args.file}")
+    lines = args.file.suffix == ".jsonl"
+    text = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records) if lines \
+        else json.dumps(records, ensure_ascii=False)
+    atomic_write(args.out, text.encode("utf-8"))
+    print(f"{args.out}: {len(records)} {'conversations' if lines else 'questions'} of the {args.split} split")
     return 0
 
 
