@@ -14,7 +14,9 @@ holds the evidence and the answer, and up to 11 that hold neither (``--negatives
 question by MiniLM's cosine among those that say no word of the answer the question lacks (``--hard``: the
 sentences a reader mistakes for the answer, same words and subject, another fact), then at random, half from
 the evidence article and half from the other retrieved passages. An unanswerable question's group is 12
-retrieved sentences, none answering, the 6 nearest first.
+retrieved sentences, none answering, the 6 nearest first. ``--cloze SHARE`` also gives that share of the
+answerable questions a second group, the same sentences asked in the answering one's own words
+(:func:`cloze_question`; tried at 0.5 and not kept, docs/answers.md).
 
 How. The packaged MiniLM read as the runtime reads it (:class:`briefqa.models.reader.PairEncoder`), with a
 relevance head and a span head (:mod:`briefqa.models.readernet`). ``--mode full`` (the default) trains every
@@ -35,6 +37,7 @@ from __future__ import annotations
 
 import argparse
 import random
+import re
 import sys
 import time
 from dataclasses import dataclass
@@ -120,13 +123,15 @@ def _negatives(qa, q, wrong, article: set, hard: int, rng: random.Random,
     return chosen + other[:negatives - len(chosen)]
 
 
-def build_groups(qa, items, seed: int, hard: int = 0, negatives: int = NEGATIVES) -> list[Group]:
+def build_groups(qa, items, seed: int, hard: int = 0, negatives: int = NEGATIVES,
+                 cloze: float = 0.0) -> list[Group]:
     from tqdm import tqdm
     from training_data import holds
 
     from briefqa.models.reader import second_text
 
     rng = random.Random(seed)
+    draw = random.Random(seed + 1)  # its own, so that every question's sentences are drawn as without cloze
     by_article = {(d.source or "", d.title or ""): k for k, d in qa.store.documents.items()}
     groups = []
     for q in tqdm(items, desc="building groups", unit="q", file=sys.stderr):
@@ -152,7 +157,39 @@ def build_groups(qa, items, seed: int, hard: int = 0, negatives: int = NEGATIVES
             continue
         seconds = [second_text(t, s) for t, s in chosen]
         groups.append(Group(q.searched, [x for x, _ in seconds], [o for _, o in seconds], q.answerable, span))
+        asked = cloze_question(q.searched, chosen[0][1], span) if cloze and span is not None else None
+        if asked and draw.random() < cloze:
+            groups.append(Group(asked, groups[-1].seconds, groups[-1].offsets, True, span))
     return groups
+
+
+#: The question word a cloze question asks with, by the kind of thing its original question asks for.
+_CLOZE_WORDS = {"person": "who", "date": "when", "place": "where", "number": "how many", "amount": "how much",
+                "percent": "what percentage", "duration": "how long"}
+#: Words of the answering sentence a cloze question keeps before and after its question word.
+CLOZE_BEFORE, CLOZE_AFTER = 8, 10
+
+
+def cloze_question(question: str, sentence: str, span: tuple[int, int]) -> str | None:
+    """The answering sentence asked in its own words, the answer put as a question word: "Iranian officials and
+    state media condemned the decision" asks "Who condemned the decision?". The natural questions paraphrase
+    their sentence, while staff who have read an article ask in its words, and on the demo corpus the reader
+    scores such sentences far below zero (docs/answers.md, "Questions in the article's words"). None for a
+    question that asks for no span (a reason is a clause, not a question word's worth) or a clause too short to
+    ask anything."""
+    from briefqa.relevance.expect import expectation
+
+    wanted = expectation(question)
+    if not wanted.wants_span:
+        return None
+    word = _CLOZE_WORDS.get(wanted.kind, "what")
+    # The clause that holds the answer: from the last clause mark before it to the first after it.
+    before = re.split(r"[,;:—]\s", sentence[:span[0]])[-1].split()[-CLOZE_BEFORE:]
+    after = re.split(r"\s?[,;:—]\s", sentence[span[1]:].rstrip(" .!?"))[0].split()[:CLOZE_AFTER]
+    if len(before) + len(after) < 3:
+        return None
+    text = " ".join([*before, word, *after])
+    return text[:1].upper() + text[1:] + "?"
 
 
 def _token_span(offsets: np.ndarray, a: int, b: int) -> tuple[int, int] | None:
@@ -267,6 +304,9 @@ def main() -> int:
                     help="of each group's wrong sentences, how many are the nearest to the question by cosine")
     ap.add_argument("--negatives", type=int, default=NEGATIVES,
                     help="wrong sentences per group (15 was tried: docs/answers.md)")
+    ap.add_argument("--cloze", type=float, default=0.0, metavar="SHARE",
+                    help="also train this share of answerable questions asked in their sentence's own words "
+                         "(0.5 was tried: docs/answers.md)")
     ap.add_argument("--report", type=int, default=150, metavar="N",
                     help="report on the first N cal-split questions (0: none)")
     ap.add_argument("--seed", type=int, default=0)
@@ -287,7 +327,7 @@ def main() -> int:
     items = [q for path in args.train for q in questions(path)[:args.limit]]
     fit = [q for q in items if q.split == "fit"]
     t0 = time.perf_counter()
-    groups = build_groups(qa, fit, args.seed, args.hard, args.negatives)
+    groups = build_groups(qa, fit, args.seed, args.hard, args.negatives, args.cloze)
     print(f"{len(groups)} groups from {len(fit)} fit questions ({sum(g.answerable for g in groups)} answerable), "
           f"{time.perf_counter() - t0:.0f} s", file=sys.stderr)
     net = train(groups, args)

@@ -76,6 +76,29 @@ def test_a_group_holds_as_many_wrong_sentences_as_asked_the_nearest_first(qa):
     assert set(chosen[1:]) <= set(ELSEWHERE)
 
 
+def _cloze(question_text: str, sentence: str, answer: str) -> str | None:
+    at = sentence.find(answer)
+    return train_reader.cloze_question(question_text, sentence, (at, at + len(answer)))
+
+
+def test_a_cloze_question_asks_the_answering_clause_in_its_own_words_with_the_kind_asked_for():
+    sentence = ("Iranian officials and state media condemned the decision, and commentators warned that Azerbaijan "
+                "was turning itself into a base for Israel.")
+    assert _cloze("Who spoke out against the embassy?", sentence, "Iranian officials and state media") == \
+        "Who condemned the decision?"
+    assert _cloze("How much did Americans spend online on Thanksgiving Day?",
+                  "Adobe said that people in the U.S. on Thursday spent $5.6 billion online, up 5.5%.",
+                  "$5.6 billion") == "That people in the U.S. on Thursday spent how much online?"  # 8 words before
+    assert _cloze("When did Israel open its embassy in Baku?", "Israel opened its embassy in Baku in August 1993.",
+                  "August 1993") == "Israel opened its embassy in Baku in when?"
+
+
+def test_no_cloze_question_for_a_reason_or_a_clause_too_short_to_ask_anything():
+    assert _cloze("Why did Baku open an embassy?", "Baku opened it because Arab states had made peace.",
+                  "Arab states had made peace") is None
+    assert _cloze("Who won the final?", "Spain won.", "Spain") is None
+
+
 def test_a_split_is_written_in_the_training_file_s_own_format_as_the_trainers_cut_it(tmp_path):
     import json
 
