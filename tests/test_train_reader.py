@@ -1,5 +1,7 @@
 """What ``scripts/train_reader.py`` trains the reader against: the hard negatives of a group are the wrong
-sentences nearest to the question, and a sentence that may answer in other words is never one of them."""
+sentences nearest to the question, and a sentence that may answer in other words is never one of them; a
+cloze question asks the answering clause in its own words. And the splits ``scripts/training_data.py`` cuts
+and writes."""
 
 import random
 import sys
