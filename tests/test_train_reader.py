@@ -101,7 +101,7 @@ def test_no_cloze_question_for_a_reason_or_a_clause_too_short_to_ask_anything():
     assert _cloze("Who won the final?", "Spain won.", "Spain") is None
 
 
-def test_a_split_is_written_in_the_training_file_s_own_format_as_the_trainers_cut_it(tmp_path):
+def test_a_split_holds_the_records_the_trainers_put_in_it_and_the_two_splits_hold_them_all(tmp_path):
     import json
 
     import training_data
