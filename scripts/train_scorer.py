@@ -8,8 +8,9 @@
 ``IDX`` is an index of the MultiHop-RAG corpus built with the default settings and the onnx-int8 runtime
 (``briefqa ingest ../shared/data/multihop-rag/corpus.json --index IDX --embed-runtime onnx-int8``): the
 features hold MiniLM cosines, and onnx-int8 is what a new machine's first ingests and the tests use (the model
-fitted on it scores as well on a torch index; README). Run ``scripts/train_reader.py`` first: the short
-questions' models read what the reader says. About 10 minutes on 2 cores.
+fitted on it scores as well on a torch index; README). Run ``scripts/train_reader.py`` first, for both readers
+(the span reader is ``scripts/soup_readers.py`` over three runs; README, "How it is trained"): the short
+questions' models read what they say. About 10 minutes on 2 cores.
 
 Short questions (staff's), in three steps that never see the same question twice:
 
@@ -24,8 +25,9 @@ Short questions (staff's), in three steps that never see the same question twice
    questions, from its answerable ones and, as near misses, from each of those with the passages that hold its
    answer taken away, and from the fit split's unanswerable questions (the reader learned those as questions no
    sentence answers; they still add: README, "Abstention"); and the short-answer model over
-   :data:`~briefqa.relevance.scorer.SHORT_FEATURES` of each best sentence's span, learning whether the span is
-   the gold answer (:func:`briefqa.evaluation.metrics.short_answer_right`). The combiner is also fitted five
+   :data:`~briefqa.relevance.scorer.SHORT_FEATURES` of each best sentence's span as the span reader reads it
+   (``span_reader.npz``, that sentence alone, as answering reads it), learning whether the span is the gold
+   answer (:func:`briefqa.evaluation.metrics.short_answer_right`). The combiner is also fitted five
    times on four fifths of the cal questions and judged on the fifth it lacks (``report.cal_combiner_cv``:
    how often the answering sentence comes first), the figure to compare two readers by; and so is the
    abstention model (``report.cal_abstention_oof``: the wrong abstentions on articles the reader never saw).
@@ -50,7 +52,7 @@ import argparse
 import hashlib
 import json
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -391,12 +393,14 @@ class Read:
     spans: list  # the reader's AnswerSpan of each
     y: np.ndarray  # which of them hold the evidence
     near_miss: bool = False  # an answerable question read without the passages that hold its answer
+    bold: Callable[[int], object] | None = None  # the span reader's AnswerSpan of the i-th, read when asked
 
 
 def read_view(qa, row: Row, passages: list, sentence: dict) -> Read | None:
     """What the reader reads of ``row`` given ``passages``, exactly as :meth:`SentenceScorer.score` does."""
+    from briefqa.models.reader import SPAN_READER_FILE
     from briefqa.relevance.features import sentence_features
-    from briefqa.relevance.scorer import combine_features, read_best
+    from briefqa.relevance.scorer import SpanReading, combine_features, read_best
 
     cands, x = sentence_features(row.question, passages, qa.store, qa.embedder)
     if not cands:
@@ -404,8 +408,9 @@ def read_view(qa, row: Row, passages: list, sentence: dict) -> Read | None:
     flog = logits(sentence, x)
     read, reading, span = read_best(row.question, cands, flog, passages, PREFILTER)
     y = np.array([_holds(cands[i].text, row.facts) for i in read])
+    bold = SpanReading(SPAN_READER_FILE, row.question, cands, passages)
     return Read(row, combine_features(x[read], flog[read], reading.relevance, span), x[read], reading.relevance,
-                span, reading.spans, y)
+                span, reading.spans, y, bold=lambda j: bold(int(read[j])))
 
 
 def views(qa, rows: list[Row], sentence: dict, passage: dict, near_misses: bool = False) -> list[Read]:
@@ -447,7 +452,7 @@ def scored_of(r: Read, combine: dict, abstain: dict):
 
     q, _ = abstain_rows([r], combine)
     return Scored([None] * len(r.y), probabilities(combine, r.z), r.x, float(probabilities(abstain, q)[0]), r.spans,
-                  r.rel)
+                  r.rel, bold=r.bold)
 
 
 @dataclass
@@ -719,6 +724,7 @@ def main() -> int:
     from training_data import questions
 
     import briefqa
+    from briefqa.models.reader import READER_FILE, SPAN_READER_FILE, trained_bytes
     from briefqa.relevance.features import FEATURES, PASSAGE_FEATURES, QUESTION_FEATURES
     from briefqa.relevance.scorer import (
         ABSTAIN_FEATURES,
@@ -750,7 +756,9 @@ def main() -> int:
         "features": list(FEATURES), "question_features": list(QUESTION_FEATURES),
         "passage_features": list(PASSAGE_FEATURES), "combine_features": list(COMBINE_FEATURES),
         "abstain_features": list(ABSTAIN_FEATURES), "short_features": list(SHORT_FEATURES),
-        "long_question_words": LONG_WORDS, "routes": routes,
+        "long_question_words": LONG_WORDS, "routes": routes, "span_reader": SPAN_READER_FILE,
+        "readers": {name: hashlib.sha256(trained_bytes(name)).hexdigest()[:16]
+                    for name in (READER_FILE, SPAN_READER_FILE)},
         "files": [{"file": dataset_name(p), "sha256": hashlib.sha256(Path(p).read_bytes()).hexdigest()[:16]}
                   for p in files],
         "index": {"chunk_size": qa.store.manifest.chunk_size, "embedder": qa.store.manifest.embedder,

@@ -49,7 +49,7 @@ def test_what_eli_cohen_called_azerbaijan_is_quoted_and_cited(seed_qa):
     assert ans.short_answer is None or "friend" in ans.short_answer  # never the sentence before's "Mammadov"
 
 
-def test_warm_up_loads_the_reader_for_scored_answers_only(seed_index):
+def test_warm_up_loads_the_readers_for_scored_answers_only(seed_index):
     from briefqa.models import reader
 
     reader._packaged.cache_clear()  # as in a new process
@@ -58,7 +58,7 @@ def test_warm_up_loads_the_reader_for_scored_answers_only(seed_index):
     qa.warm_up(qa.with_settings(answer_mode="llm"))
     assert reader._packaged.cache_info().currsize == 0
     qa.warm_up()
-    assert reader._packaged.cache_info().currsize == 1
+    assert reader._packaged.cache_info().currsize == 2  # the reader and the span reader
     assert qa.ask("What did Eli Cohen call Azerbaijan?").citations
 
 

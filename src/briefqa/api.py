@@ -156,7 +156,7 @@ class BriefQA:
 
     def warm_up(self, settings: Settings | None = None) -> None:
         """Do once what a first question would do for the first time with ``settings`` (this instance's by
-        default): a retrieval, and for scored extractive answers, loading the sentence scorer and the reader
+        default): a retrieval, and for scored extractive answers, loading the sentence scorer and the readers
         and reading a batch. The chat server and the evaluator call it before their first question, which
         otherwise waits 100-150 ms longer than the next ones. It is only a head start: whatever fails here is
         logged and left to the first question, which reports it as questions do."""
@@ -174,10 +174,12 @@ class BriefQA:
             from .models.reader import Reader
             from .relevance.scorer import SentenceScorer
 
-            SentenceScorer.packaged()
+            scorer = SentenceScorer.packaged()
             # A full batch of long sentences, so that onnxruntime sizes its buffers for real questions.
             sentence = "The minister opened the embassy in the capital on Monday, " * 8
             Reader.packaged().read("Who opened the embassy?", [sentence] * 16, [""] * 16)
+            if scorer.span_reader is not None:  # it reads one sentence at a time
+                Reader.packaged(scorer.span_reader).read("Who opened the embassy?", [sentence], [""])
             self._warm.add("reader")
 
     # -- questions ----------------------------------------------------------------------------------------

@@ -38,6 +38,20 @@ def test_a_question_asking_for_a_span_opens_with_the_readers_span_then_cites_its
     assert re.search(r"\[\d\]", ans.text) and ans.citations and not ans.abstained
 
 
+def test_the_span_reader_reads_only_the_sentence_the_answer_leads_with(qa, monkeypatch):
+    from briefqa.models.reader import SPAN_READER_FILE
+    from briefqa.relevance.scorer import SpanReading
+
+    assert SentenceScorer.packaged().span_reader == SPAN_READER_FILE  # the short-answer model learned its spans
+    asked = []
+    real = SpanReading.__call__
+    monkeypatch.setattr(SpanReading, "__call__", lambda self, i: asked.append(i) or real(self, i))
+    ans = qa.ask("Who leads the dock workers' union?", short_answer_threshold=0.01)
+    assert ans.short_answer == "Maria Lindqvist" and len(set(asked)) == 1  # one sentence, not the 24 read
+    before = list(asked)
+    assert not qa.ask("Why did shops on the islands run short of food?").short_answer and asked == before
+
+
 @pytest.mark.parametrize(("question", "span"), [("Who leads the dock workers' union?", "Maria Lindqvist"),
                                                 ("What pay rise did the dock workers accept?", "6%")])
 def test_by_default_the_short_answer_is_the_right_span_or_none(qa, question, span):

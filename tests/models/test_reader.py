@@ -8,7 +8,16 @@ import numpy as np
 import pytest
 
 from briefqa.models.packaged import model_dir
-from briefqa.models.reader import PairEncoder, Reader, best_span, model_path, second_text, trained_bytes
+from briefqa.models.reader import (
+    READER_FILE,
+    SPAN_READER_FILE,
+    PairEncoder,
+    Reader,
+    best_span,
+    model_path,
+    second_text,
+    trained_bytes,
+)
 from conftest import fine_tuned_reader, moved
 
 UBER = "How much revenue did Uber bring in for the third quarter?"
@@ -70,20 +79,31 @@ def test_the_span_lies_in_the_sentence_never_in_the_title():
     assert (span.start, span.end) == (0, 6)  # characters 10-16 of the second text are the sentence's 0-6
 
 
-def test_the_runnable_reader_is_built_once_into_the_cache_keyed_by_the_trained_file(reader):
-    path = model_path()
+@pytest.mark.parametrize(("trained", "folder"), [(READER_FILE, "reader-"), (SPAN_READER_FILE, "span-reader-")])
+def test_each_runnable_reader_is_built_once_into_the_cache_keyed_by_its_trained_file(trained, folder):
+    path = model_path(trained)
     assert path.is_file() and path.name == "model-int8.onnx"
     stamp = os.stat(path).st_mtime_ns
-    assert model_path() == path and os.stat(path).st_mtime_ns == stamp  # not built again
+    assert model_path(trained) == path and os.stat(path).st_mtime_ns == stamp  # not built again
     import hashlib
 
-    assert hashlib.sha256(trained_bytes()).hexdigest()[:16] in path.parent.name
+    assert path.parent.name.startswith(folder + hashlib.sha256(trained_bytes(trained)).hexdigest()[:16])
     assert not list(path.parent.glob("*.tmp*")) and not (path.parent / "model.onnx").exists()
 
 
-def test_the_committed_reader_file_is_small_int8_changes_and_holds_no_pickle():
-    arrays = np.load(io.BytesIO(trained_bytes()), allow_pickle=False)
-    assert len(trained_bytes()) < 25_000_000  # the most git may hold of a full fine-tune
+def test_the_span_reader_reads_the_answers_span_as_the_reader_does():
+    span = Reader.packaged(SPAN_READER_FILE).read(UBER, SENTENCES[:1], [TITLE]).spans[0]
+    assert span.text == "$9.3 billion" and span.probability > 0.5
+    assert Reader.packaged(SPAN_READER_FILE) is not Reader.packaged()
+
+
+def test_the_committed_reader_files_together_stay_under_what_git_may_hold_of_full_fine_tunes():
+    assert len(trained_bytes(READER_FILE)) + len(trained_bytes(SPAN_READER_FILE)) < 25_000_000
+
+
+@pytest.mark.parametrize("trained", [READER_FILE, SPAN_READER_FILE])
+def test_a_committed_reader_file_is_int8_changes_and_holds_no_pickle(trained):
+    arrays = np.load(io.BytesIO(trained_bytes(trained)), allow_pickle=False)
     changes = [n for n in arrays.files if n.endswith(".delta_q")]
     assert len(changes) == 6 * 6 and {arrays[n].dtype for n in changes} == {np.dtype(np.int8)}
     assert {arrays[n].dtype for n in arrays.files if n not in changes} == {np.dtype(np.float16)}

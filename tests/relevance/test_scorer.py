@@ -1,4 +1,5 @@
-"""What the scorer's abstention model reads of a question (relevance.scorer), on hand-made sentence rows."""
+"""What the scorer reads of a question (relevance.scorer): the abstention model's features, on hand-made sentence
+rows, and where the bold span comes from."""
 
 import numpy as np
 import pytest
@@ -32,3 +33,31 @@ def test_a_single_sentence_read_stands_out_by_a_fixed_gap():
     got = dict(zip(ABSTAIN_FEATURES, abstain_features(sentences(lex=[0.5]), np.array([-1.0]), np.array([0.2]),
                                                       np.array([0.6])), strict=True))
     assert got["gap"] == pytest.approx(5.0) and got["lex"] == got["lex_most"] == 0.5
+
+
+def test_the_bold_span_of_a_sentence_read_is_the_span_readers_and_none_for_one_not_read():
+    from briefqa.models.reader import AnswerSpan
+    from briefqa.relevance.scorer import Scored
+
+    ranking = [AnswerSpan(0, 4, "Oslo", 0.4), None]
+    bold = AnswerSpan(5, 12, "Bergen", 0.9)
+    scored = Scored([None, None], np.array([0.7, 0.0]), sentences(lex=[0.0, 0.0]), 0.1, ranking)
+    assert scored.span(0) is ranking[0]  # no span reader: the reader's own
+    scored.bold = lambda i: bold
+    assert scored.span(0) is bold and scored.span(1) is None and scored.span(5) is None
+
+
+def test_the_span_reader_reads_a_sentence_alone_once_however_often_asked():
+    from briefqa.models.reader import SPAN_READER_FILE, Reader
+    from briefqa.records import Passage
+    from briefqa.relevance.features import Candidate
+    from briefqa.relevance.scorer import SpanReading
+
+    text = "The union's leader, Maria Lindqvist, said the deal protected jobs."
+    passages = [Passage(text, {"title": "Harbour strike ends"})]
+    question = "Who leads the dock workers' union?"
+    reading = SpanReading(SPAN_READER_FILE, question, [Candidate(0, 0, len(text), text, 0)], passages)
+    first = reading(0)
+    alone = Reader.packaged(SPAN_READER_FILE).read(question, [text], ["Harbour strike ends"]).spans[0]
+    assert first.text == alone.text == "Maria Lindqvist" and first.probability == alone.probability
+    assert reading(0) is first and list(reading.read) == [0]

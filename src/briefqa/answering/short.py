@@ -1,14 +1,15 @@
 """The bold short answer: where the reader reads the answer in the best sentence, shown only when it is sure.
 
 "How much revenue did Uber bring in for the third quarter?" is answered "$9.3 billion — …": the span comes
-first, in bold in the chat, then the cited sentences. The span is the reader's (:mod:`briefqa.models.reader`,
-a start and an end over the sentence's word pieces, trained on the answers of the natural training
-questions). It is shown when the question asks for a span (who, which, what, when, where, how many, how
-much, or a date, figure or name by its wording) and the scorer's short-answer model (over
-:data:`~briefqa.relevance.scorer.SHORT_FEATURES`: how sure the sentence and the span are, whether the span is
-the kind of thing asked for, how much of it the question already says; trained on held-out training
-questions) gives it a probability of being right that reaches a threshold chosen on natural dev for
-precision. A bold answer that is wrong is worse than none: the cited sentences that follow answer anyway.
+first, in bold in the chat, then the cited sentences. The span is the span reader's
+(:mod:`briefqa.models.reader`, a start and an end over the sentence's word pieces, trained on the answers of
+the natural training questions), which reads that one sentence. It is shown when the question asks for a span
+(who, which, what, when, where, how many, how much, or a date, figure or name by its wording) and the scorer's
+short-answer model (over :data:`~briefqa.relevance.scorer.SHORT_FEATURES`: how sure the sentence and the span
+are, whether the span is the kind of thing asked for, how much of it the question already says; trained on
+held-out training questions) gives it a probability of being right that reaches a threshold chosen on natural
+dev for precision. A bold answer that is wrong is worse than none: the cited sentences that follow answer
+anyway.
 """
 
 from __future__ import annotations
@@ -25,8 +26,10 @@ def asks_for_span(question: str) -> bool:
 def short_answer(question: str, scored: Scored, i: int, threshold: float = 0.0) -> str | None:
     """The short answer read in candidate ``i``, or None when the question asks for none or the scorer's
     short-answer model is not sure enough: ``threshold`` (0: the one chosen on natural dev; 1: never)."""
+    if not asks_for_span(question) or scored.route is None:
+        return None  # before the span: the span reader need not read a sentence for nothing
     span = scored.span(i)
-    if span is None or not asks_for_span(question) or scored.route is None:
+    if span is None:
         return None
     if scored.short_confidence(question, i) < (threshold or scored.route.short_answer_threshold):
         return None

@@ -14,6 +14,12 @@ change from the packaged weights as int8 with a scale per row, the biases, layer
 never MiniLM itself); the runnable model is built from the packaged MiniLM and that file once, on first use,
 into the cache (applied, exported to ONNX, weights quantised to int8 per channel, keyed by both files'
 hashes), as the embedder's ONNX export is, and runs on onnxruntime without torch. Nothing is fetched.
+
+A second reader, the span reader (``span_reader.npz``: the same network, the average of the weights of three
+runs of ``train_reader.py`` with other seeds, by ``scripts/soup_readers.py``), gives the bold short answer's
+span. It reads only the sentence the answer leads with, alone, and only when a short answer is asked of it.
+Its spans' confidence tells a right span from a wrong one better than the first reader's, which ranks and
+abstains better and keeps the seed article's answers (docs/answers.md, "The soup of three for the span").
 """
 
 from __future__ import annotations
@@ -44,8 +50,10 @@ from .packaged import (
 
 log = logging.getLogger(__name__)
 
-#: What training changed of the packaged MiniLM, and the heads, in this package.
-TRAINED_FILE = "reader.npz"
+#: What training changed of the packaged MiniLM, and the heads, in this package: the reader that ranks the
+#: sentences, and the one that reads the bold short answer's span in the sentence chosen.
+READER_FILE = "reader.npz"
+SPAN_READER_FILE = "span_reader.npz"
 #: Word pieces of a question and its sentence together; a longer sentence is cut, the question never.
 MAX_TOKENS = 160
 #: The longest answer span, in word pieces.
@@ -136,9 +144,10 @@ class Reader:
         self.encoder = PairEncoder()
 
     @classmethod
-    def packaged(cls) -> Reader:
-        """The process's reader, built into the cache first if this machine has not built it yet."""
-        return _packaged()
+    def packaged(cls, trained: str = READER_FILE) -> Reader:
+        """The process's reader of the ``trained`` file (the ranking reader unless told), built into the cache
+        first if this machine has not built it yet."""
+        return _packaged(trained)
 
     def read(self, question: str, sentences: Sequence[str], titles: Sequence[str], batch_size: int = 16) -> Reading:
         """The relevance logit and the likeliest answer span of each of ``sentences`` (of articles ``titles``)."""
@@ -159,48 +168,51 @@ class Reader:
 
 
 # -- building the runnable model, once per machine ------------------------------------------------------------------
-def trained_bytes() -> bytes:
-    return resources.files(__package__).joinpath(TRAINED_FILE).read_bytes()
+def trained_bytes(trained: str = READER_FILE) -> bytes:
+    return resources.files(__package__).joinpath(trained).read_bytes()
 
 
-def model_path() -> Path:
-    """The cached int8 ONNX reader, built from the packaged MiniLM and the trained file on first use."""
-    key = hashlib.sha256(trained_bytes()).hexdigest()[:16]
-    folder = cache_dir() / "onnx" / f"reader-{key}-minilm-{weights_hash()}-torch{torch_version()}-opset{ONNX_OPSET}"
+def model_path(trained: str = READER_FILE) -> Path:
+    """The cached int8 ONNX reader of the ``trained`` file, built from the packaged MiniLM and it on first use."""
+    key = hashlib.sha256(trained_bytes(trained)).hexdigest()[:16]
+    name = Path(trained).stem.replace("_", "-")
+    folder = cache_dir() / "onnx" / f"{name}-{key}-minilm-{weights_hash()}-torch{torch_version()}-opset{ONNX_OPSET}"
     target = folder / "model-int8.onnx"
     if not target.is_file():
         with _BUILDING:
             if not target.is_file():
                 folder.mkdir(parents=True, exist_ok=True)
-                build(target)
+                build(target, trained)
     return target
 
 
 _BUILDING = threading.Lock()
 
 
-@lru_cache(maxsize=1)
-def _packaged() -> Reader:
-    return Reader(model_path())
+@lru_cache(maxsize=2)
+def _packaged(trained: str) -> Reader:
+    return Reader(model_path(trained))
 
 
-def build(target: Path) -> None:
-    """Apply the trained file to the packaged MiniLM, export it with its heads to ONNX and quantise the weights to
-    int8 per channel, into ``target`` (written aside and renamed: a crash leaves no half model in its place)."""
+def build(target: Path, trained: str = READER_FILE) -> None:
+    """Apply the ``trained`` file to the packaged MiniLM, export it with its heads to ONNX and quantise the
+    weights to int8 per channel, into ``target`` (written aside and renamed: a crash leaves no half model in its
+    place)."""
     import io
 
     from .readernet import merged
 
     t0 = time.perf_counter()
-    log.warning("building the answer reader once, into %s (a few seconds, once per machine; later runs load it)",
+    what = "answer reader" if trained == READER_FILE else "short-answer reader"
+    log.warning("building the %s once, into %s (a few seconds, once per machine; later runs load it)", what,
                 target.parent)
     fp32 = target.with_name("model.onnx")
     try:
-        _export(merged(np.load(io.BytesIO(trained_bytes()), allow_pickle=False)), fp32)
+        _export(merged(np.load(io.BytesIO(trained_bytes(trained)), allow_pickle=False)), fp32)
         quantize_int8(fp32, target)
     finally:
         fp32.unlink(missing_ok=True)
-    log.warning("the answer reader is built (%.0f s)", time.perf_counter() - t0)
+    log.warning("the %s is built (%.0f s)", what, time.perf_counter() - t0)
 
 
 def _export(net, target: Path) -> None:

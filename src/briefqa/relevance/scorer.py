@@ -5,7 +5,8 @@ in the sentence, its word pairs, the kind of thing asked for, the passage's rele
 is cheap and scores every sentence. The reader (:mod:`briefqa.models.reader`) reads the question and a
 sentence together, so it tells the sentence that answers from the ones that share its subject, and says
 where in it the answer lies; it costs a few milliseconds a sentence, so it reads the feature model's best
-``prefilter`` only. Per question style:
+``prefilter`` only. The bold short answer's span is the span reader's (``span_reader.npz``), which reads only
+the sentence a short answer is asked of, when it is asked. Per question style:
 
 * ``short`` (questions as staff type them): a combiner, a logistic model over the reader's logit, the feature
   model's and a few features, gives each sentence read its probability of answering, and an abstention model
@@ -23,7 +24,7 @@ passage model, retrieval's reranker.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
@@ -59,10 +60,10 @@ ABSTAIN_FEATURES = ("best", "gap", "reader_best", "span", "rarest_missing", "rar
                     "context", "kind_missing", "kind_held", "passage_cos", "rarest_missing_least", "lex_most")
 #: The features of the best sentence among ABSTAIN_FEATURES, as named in FEATURES.
 _ABSTAIN_TOP = ABSTAIN_FEATURES[4:11]
-#: What the short-answer model reads of the best sentence's span: the sentence's probability and how far it
-#: stands out, the span's probability, the reader's logit, the probability that no sentence answers, the span's
-#: length in words, whether it is of the kind the question asks for (1, -1 not, 0 when the question names no
-#: kind) and the share of its words the question already says.
+#: What the short-answer model reads of the best sentence's span (the span reader's, where the model names one):
+#: the sentence's probability and how far it stands out, the span's probability, the reader's logit, the
+#: probability that no sentence answers, the span's length in words, whether it is of the kind the question asks
+#: for (1, -1 not, 0 when the question names no kind) and the share of its words the question already says.
 SHORT_FEATURES = ("sentence", "gap", "span", "reader", "unanswerable", "span_words", "kind_match", "asked_share")
 #: The abstention threshold of a question style whose model records none (one trained without unanswerable
 #: questions).
@@ -94,7 +95,7 @@ def short_features(question: str, scored: Scored, i: int) -> np.ndarray:
     """The row of :data:`SHORT_FEATURES` for the span of candidate ``i`` (one the reader read)."""
     from .expect import expectation, holds, word_prefixes
 
-    span = scored.spans[i]
+    span = scored.span(i)
     others = np.delete(scored.probabilities, i)
     second = float(others.max()) if len(others) else 0.0
     exp = expectation(question)
@@ -157,9 +158,15 @@ class Scored:
     spans: list = field(default_factory=list)  # the reader's AnswerSpan of each sentence it read, else None
     relevance: np.ndarray = field(default_factory=lambda: np.zeros(0))  # the reader's logits (NaN: not read)
     route: Route | None = None
+    #: The span reader's AnswerSpan of sentence i, where the short-answer model was trained on its spans.
+    bold: Callable[[int], object] | None = field(default=None, repr=False)
 
     def span(self, i: int):
-        return self.spans[i] if i < len(self.spans) else None
+        """The bold short answer's span in sentence ``i``: the span reader's where there is one, else the
+        reader's; None for a sentence the reader did not read."""
+        if i >= len(self.spans) or self.spans[i] is None:
+            return None
+        return self.bold(i) if self.bold is not None else self.spans[i]
 
     def short_confidence(self, question: str, i: int) -> float:
         """The probability that the span of candidate ``i`` is the right short answer (0 without a model)."""
@@ -180,6 +187,8 @@ class SentenceScorer:
                 or tuple(model.get("short_features", SHORT_FEATURES)) != SHORT_FEATURES):
             raise ValueError("the scorer model was trained on other features; retrain it with scripts/train_scorer.py")
         self.routes = {name: Route.of(r) for name, r in model["routes"].items()}
+        #: The trained file whose spans the short-answer models were fitted on (None: the reader's own).
+        self.span_reader: str | None = model.get("span_reader")
         self.model = model
 
     @classmethod
@@ -202,7 +211,10 @@ class SentenceScorer:
         flog = route.sentence.logits(x)
         if route.combine is None:
             return self._by_features(route, cands, x, flog)
-        return self._by_reader(route, question, cands, x, flog, passages, reader)
+        scored = self._by_reader(route, question, cands, x, flog, passages, reader)
+        if self.span_reader is not None:
+            scored.bold = SpanReading(self.span_reader, question, cands, passages)
+        return scored
 
     @staticmethod
     def _by_features(route: Route, cands: Sequence[Candidate], x: np.ndarray, flog: np.ndarray) -> Scored:
@@ -243,6 +255,25 @@ class SentenceScorer:
         if route.passage is None or not len(x):
             return None
         return route.passage.logits(passage_features(cands, x, route.sentence.logits(x), passages))
+
+
+class SpanReading:
+    """The span reader's spans of one question's sentences, each read alone when first asked for: an answer
+    shows one bold span (a by-source answer one per publication), so reading every sentence would double the
+    answer's time for nothing. Alone, as ``scripts/train_scorer.py`` reads them: int8 scales activations per
+    batch, so a batch's neighbours would move the span's probability."""
+
+    def __init__(self, trained: str, question: str, cands: Sequence[Candidate], passages: Sequence[Passage]) -> None:
+        self.trained, self.question, self.cands, self.passages = trained, question, cands, passages
+        self.read: dict[int, object] = {}
+
+    def __call__(self, i: int):
+        if i not in self.read:
+            from ..models.reader import Reader
+
+            title = self.passages[self.cands[i].passage].metadata.get("title") or ""
+            self.read[i] = Reader.packaged(self.trained).read(self.question, [self.cands[i].text], [title]).spans[0]
+        return self.read[i]
 
 
 def read_best(question: str, cands: Sequence[Candidate], flog: np.ndarray, passages: Sequence[Passage],
