@@ -271,9 +271,14 @@ class SpanReading:
         if i not in self.read:
             from ..models.reader import Reader
 
-            title = self.passages[self.cands[i].passage].metadata.get("title") or ""
+            title = title_of(self.cands[i], self.passages)
             self.read[i] = Reader.packaged(self.trained).read(self.question, [self.cands[i].text], [title]).spans[0]
         return self.read[i]
+
+
+def title_of(cand: Candidate, passages: Sequence[Passage]) -> str:
+    """The title a reader reads before candidate ``cand``'s sentence: its passage's article's."""
+    return passages[cand.passage].metadata.get("title") or ""
 
 
 def read_best(question: str, cands: Sequence[Candidate], flog: np.ndarray, passages: Sequence[Passage],
@@ -286,8 +291,7 @@ def read_best(question: str, cands: Sequence[Candidate], flog: np.ndarray, passa
 
         reader = Reader.packaged()
     read = np.argsort(-flog, kind="stable")[:prefilter]
-    reading = reader.read(question, [cands[i].text for i in read],
-                          [passages[cands[i].passage].metadata.get("title") or "" for i in read])
+    reading = reader.read(question, [cands[i].text for i in read], [title_of(cands[i], passages) for i in read])
     return read, reading, np.array([s.probability if s else 0.0 for s in reading.spans])
 
 
