@@ -3,12 +3,14 @@
 A chunk is packed from whole sentences, an answer quotes whole sentences and a citation is checked sentence by
 sentence, so all of them split text here, one way. Likewise the words that say what a question is about (its
 content words, stemmed) are compared the same way by the sentence scorer, the expectations, the follow-up
-rewriter and the timeline: one list of function words, one stemmer.
+rewriter and the timeline: one list of function words, one stemmer. Two short answers are the same answer when
+they are equal after SQuAD's normalisation, for the evaluator and for the answerer alike.
 """
 
 from __future__ import annotations
 
 import re
+import string
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -97,3 +99,10 @@ def terms(text: str) -> tuple[str, ...]:
     """Content words, stemmed: what question and sentence are compared on. Cached: the reranker and then the
     answerer score the same sentences of the same passages for one question."""
     return tuple(_stemmer()(content_words(text.replace("’", "'"))))
+
+
+def normalise(text: str) -> str:
+    """Lower-case, drop punctuation, the articles a/an/the, and extra white space (SQuAD's normalisation)."""
+    text = text.lower().translate(str.maketrans("", "", string.punctuation + "“”‘’"))
+    text = re.sub(r"\b(a|an|the)\b", " ", text)
+    return " ".join(text.split())

@@ -11,9 +11,9 @@ Answers are scored with the upstream word-overlap rule (lenient: any shared word
 from __future__ import annotations
 
 import math
-import re
-import string
 from collections.abc import Sequence
+
+from ..text import normalise
 
 K = 10
 
@@ -57,13 +57,6 @@ def retrieval_scores(passages: Sequence[str], facts: Sequence[str], k: int = K) 
 def upstream_correct(answer: str, gold: str) -> bool:
     """MultiHop-RAG's rule: the lower-cased whitespace-separated words share at least one word."""
     return bool(set(answer.lower().split()) & set(gold.lower().split()))
-
-
-def normalise(text: str) -> str:
-    """Lower-case, drop punctuation, the articles a/an/the, and extra white space (SQuAD's normalisation)."""
-    text = text.lower().translate(str.maketrans("", "", string.punctuation + "“”‘’"))
-    text = re.sub(r"\b(a|an|the)\b", " ", text)
-    return " ".join(text.split())
 
 
 def strict_correct(answer: str, gold: str, aliases: Sequence[str] = ()) -> bool:
