@@ -25,12 +25,13 @@ Short questions (staff's), in three steps that never see the same question twice
    questions, from its answerable ones and, as near misses, from each of those with the passages that hold its
    answer taken away, and from the fit split's unanswerable questions (the reader learned those as questions no
    sentence answers; they still add: README, "Abstention"); and the short-answer model over
-   :data:`~briefqa.relevance.scorer.SHORT_FEATURES` of each best sentence's span as the span reader reads it
-   (``span_reader.npz``, that sentence alone, as answering reads it), learning whether the span is the gold
-   answer (:func:`briefqa.evaluation.metrics.short_answer_right`). The combiner is also fitted five
-   times on four fifths of the cal questions and judged on the fifth it lacks (``report.cal_combiner_cv``:
-   how often the answering sentence comes first), the figure to compare two readers by; and so is the
-   abstention model (``report.cal_abstention_oof``: the wrong abstentions on articles the reader never saw).
+   :data:`~briefqa.relevance.scorer.SHORT_FEATURES` of the spans of each question's three best sentences as
+   the span reader reads them (``span_reader.npz``, each sentence alone, as answering reads it), learning
+   whether a span is the gold answer (:func:`briefqa.evaluation.metrics.short_answer_right`). The combiner is
+   also fitted five times on four fifths of the cal questions and judged on the fifth it lacks
+   (``report.cal_combiner_cv``: how often the answering sentence comes first), the figure to compare two
+   readers by; and so is the abstention model (``report.cal_abstention_oof``: the wrong abstentions on articles
+   the reader never saw).
 3. ``--dev`` (natural dev, read, never fitted): the abstention threshold (the best recall on dev that keeps
    wrong abstentions within 5%, counted over dev's answerable questions and, out of fold, the cal split's:
    633 rather than 100), with its table in the written file. The short-answer threshold is chosen over the
@@ -457,49 +458,54 @@ def scored_of(r: Read, combine: dict, abstain: dict):
 
 @dataclass
 class ShortRow:
-    """One question's bold short answer as the short-answer model sees it: its best sentence's span."""
+    """One question's bold short answer as the short-answer model sees it: the spans of its best sentences
+    (:meth:`~briefqa.relevance.scorer.Scored.bold_candidates`), of which answering shows the one it trusts most."""
 
     question: str  # the question's id (cross-validation folds by it)
-    x: np.ndarray  # the span's SHORT_FEATURES
-    right: bool  # the span is the gold answer
+    x: np.ndarray  # SHORT_FEATURES, a row per candidate span
+    right: np.ndarray  # which spans are the gold answer
     answerable: bool
     near_miss: bool  # an answerable question read without its answer's passages: learned from, never shown
     unanswerable: float  # the abstention model's probability: the answerer shows nothing from its threshold on
 
 
 def short_rows(reads: list[Read], combine: dict, abstain: dict) -> list[ShortRow]:
-    """A :class:`ShortRow` for each question asking for a span whose best sentence has one."""
+    """A :class:`ShortRow` for each question asking for a span whose best sentences have one."""
     from briefqa.answering.short import asks_for_span
     from briefqa.evaluation.metrics import short_answer_right
     from briefqa.relevance.scorer import short_features
 
     out = []
     for r in reads:
-        scored = scored_of(r, combine, abstain)
-        top = int(np.argmax(scored.probabilities))
-        span = scored.spans[top]
-        if span is None or not asks_for_span(r.row.question):
+        if not asks_for_span(r.row.question):
             continue
-        right = r.row.answerable and short_answer_right(span.text.strip(" ,;:.\"“”‘’'()"), r.row.answer,
-                                                        (r.row.answer,) if r.row.answer else ())
-        out.append(ShortRow(r.row.id, short_features(r.row.question, scored, top), bool(right),
-                            r.row.answerable, r.near_miss, scored.unanswerable))
+        scored = scored_of(r, combine, abstain)
+        best = scored.bold_candidates()
+        if not best:
+            continue
+        right = [r.row.answerable and short_answer_right(scored.span(i).text.strip(" ,;:.\"“”‘’'()"), r.row.answer,
+                                                         (r.row.answer,) if r.row.answer else ()) for i in best]
+        out.append(ShortRow(r.row.id, np.array([short_features(r.row.question, scored, i) for i in best]),
+                            np.array(right, dtype=bool), r.row.answerable, r.near_miss, scored.unanswerable))
     return out
 
 
 def fit_short(rows: list[ShortRow], c: float) -> dict:
-    return fit(np.array([s.x for s in rows]), np.array([int(s.right) for s in rows]), c)
+    return fit(np.vstack([s.x for s in rows]), np.concatenate([s.right for s in rows]).astype(int), c)
 
 
-def short_probabilities(model: dict, rows: list[ShortRow]) -> np.ndarray:
-    return probabilities(model, np.array([s.x for s in rows])) if rows else np.zeros(0)
+def short_probabilities(model: dict, rows: list[ShortRow]) -> list[np.ndarray]:
+    """Each row's spans' probabilities of being right."""
+    return [probabilities(model, s.x) for s in rows]
 
 
-def short_cv(rows: list[ShortRow], c: float) -> np.ndarray:
-    """Each row's probability from a short-answer model fitted without its question (five folds by question):
-    what the model says of cal questions it has not seen, so that the threshold can be chosen over them too."""
-    return out_of_fold([s.question for s in rows], np.array([s.x for s in rows]),
-                       np.array([int(s.right) for s in rows]), c)
+def short_cv(rows: list[ShortRow], c: float) -> list[np.ndarray]:
+    """Each row's spans' probabilities from a short-answer model fitted without its question (five folds by
+    question): what the model says of cal questions it has not seen, so that the threshold can be chosen over them
+    too."""
+    p = out_of_fold([s.question for s in rows for _ in s.right], np.vstack([s.x for s in rows]),
+                    np.concatenate([s.right for s in rows]).astype(int), c)
+    return np.split(p, np.cumsum([len(s.right) for s in rows])[:-1])
 
 
 #: The short-answer thresholds tabulated: fine steps, since precision climbs steeply near the top; from 0.5, below
@@ -507,16 +513,18 @@ def short_cv(rows: list[ShortRow], c: float) -> np.ndarray:
 SHORT_THRESHOLDS = tuple(np.round(np.arange(0.5, 0.951, 0.01), 2).tolist())
 
 
-def short_table(rows: list[ShortRow], p: np.ndarray, span_questions: int, threshold: float) -> list[dict]:
-    """The bold short answer over thresholds of its probability ``p``, on the questions the answerer does not
-    abstain on (at ``threshold``), near misses aside: the share of the ``span_questions`` (answerable, asking
-    for a span) shown one, how often one shown is right, and how many are shown."""
-    asked = [(s, pi) for s, pi in zip(rows, p, strict=True) if not s.near_miss and s.unanswerable < threshold]
+def short_table(rows: list[ShortRow], p: list[np.ndarray], span_questions: int, threshold: float) -> list[dict]:
+    """The bold short answer over thresholds of its probability (each row's most trusted span's, of ``p``), on
+    the questions the answerer does not abstain on (at ``threshold``), near misses aside: the share of the
+    ``span_questions`` (answerable, asking for a span) shown one, how often one shown is right, and how many are
+    shown."""
+    asked = [(s, float(pi.max()), bool(s.right[int(np.argmax(pi))])) for s, pi in zip(rows, p, strict=True)
+             if not s.near_miss and s.unanswerable < threshold]
     table = []
     for t in SHORT_THRESHOLDS:
-        shown = [s for s, pi in asked if pi >= t]
-        table.append(table_row(t, sum(s.answerable for s in shown), span_questions, len(shown),
-                               sum(s.right for s in shown)))
+        shown = [(s, right) for s, pi, right in asked if pi >= t]
+        table.append(table_row(t, sum(s.answerable for s, _ in shown), span_questions, len(shown),
+                               sum(right for _, right in shown)))
     return table
 
 

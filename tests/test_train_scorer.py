@@ -58,11 +58,13 @@ def test_the_cross_validated_ranking_counts_first_and_top_two_where_the_evidence
 
 
 def _short(question: str, p: float, right: bool, near_miss: bool = False, unanswerable: float = 0.1):
-    return train_scorer.ShortRow(question, np.array([p]), right, not near_miss, near_miss, unanswerable), p
+    """A question with one candidate span, whose probability is ``p``."""
+    return train_scorer.ShortRow(question, np.array([[p]]), np.array([right]), not near_miss, near_miss,
+                                 unanswerable), np.array([p])
 
 
 def _table(rows, span_questions: int):
-    return train_scorer.short_table([r for r, _ in rows], np.array([p for _, p in rows]), span_questions, 0.8)
+    return train_scorer.short_table([r for r, _ in rows], [p for _, p in rows], span_questions, 0.8)
 
 
 def test_the_short_answer_threshold_is_chosen_over_cal_and_dev_together():
@@ -81,16 +83,29 @@ def test_the_short_answer_threshold_is_chosen_over_cal_and_dev_together():
     assert train_scorer.choose_short(pooled) == 0.56
 
 
+def test_a_question_shows_the_span_the_model_trusts_most_and_is_right_as_that_one_is():
+    # Each question's second span is the right one. The model trusts it most in "a", the wrong first one in "b".
+    a = train_scorer.ShortRow("a", np.zeros((2, 1)), np.array([False, True]), True, False, 0.1)
+    b = train_scorer.ShortRow("b", np.zeros((2, 1)), np.array([False, True]), True, False, 0.1)
+    table = train_scorer.short_table([a, b], [np.array([0.55, 0.8]), np.array([0.9, 0.6])], 2, 0.8)
+    at = {row["threshold"]: row for row in table}
+    assert (at[0.6]["short_answers"], at[0.6]["right"]) == (2, 1)
+    assert (at[0.85]["short_answers"], at[0.85]["right"]) == (1, 0)  # b's first span, trusted at 0.9, is wrong
+    assert at[0.95]["short_answers"] == 0
+
+
 def test_each_short_answer_is_judged_by_a_model_fitted_without_its_question():
     # Spans with a high feature are right, except one question's (read twice: as asked, and as a near miss).
     # Judged by a model that saw it, its wrong spans pull its own probability down; judged without it, not.
-    rows = [train_scorer.ShortRow(f"q{i}", np.array([1.0 if i % 2 else -1.0]), bool(i % 2), True, False, 0.1)
-            for i in range(20)]
-    rows += [train_scorer.ShortRow("odd", np.array([3.0]), False, True, False, 0.1),
-             train_scorer.ShortRow("odd", np.array([3.0]), False, False, True, 0.1)]
+    rows = [train_scorer.ShortRow(f"q{i}", np.array([[1.0 if i % 2 else -1.0]]), np.array([i % 2], bool), True,
+                                  False, 0.1) for i in range(20)]
+    rows[0] = train_scorer.ShortRow("q0", np.array([[-1.0], [-1.0]]), np.array([False, False]), True, False, 0.1)
+    rows += [train_scorer.ShortRow("odd", np.array([[3.0]]), np.array([False]), True, False, 0.1),
+             train_scorer.ShortRow("odd", np.array([[3.0]]), np.array([False]), False, True, 0.1)]
     held_out = train_scorer.short_cv(rows, 1.0)
     seen = train_scorer.short_probabilities(train_scorer.fit_short(rows, 1.0), rows)
-    assert (held_out[-2:] > 0.99).all() and (seen[-2:] < 0.9).all()
+    assert [len(p) for p in held_out] == [2] + [1] * 21  # a probability per candidate span
+    assert all(p[0] > 0.99 for p in held_out[-2:]) and all(p[0] < 0.9 for p in seen[-2:])
 
 
 def test_each_abstention_is_judged_by_a_model_fitted_without_its_question():

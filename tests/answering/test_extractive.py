@@ -2,6 +2,7 @@
 
 import re
 
+import numpy as np
 import pytest
 
 import briefqa
@@ -38,16 +39,16 @@ def test_a_question_asking_for_a_span_opens_with_the_readers_span_then_cites_its
     assert re.search(r"\[\d\]", ans.text) and ans.citations and not ans.abstained
 
 
-def test_the_span_reader_reads_only_the_sentence_the_answer_leads_with(qa, monkeypatch):
+def test_the_span_reader_reads_only_the_best_three_sentences(qa, monkeypatch):
     from briefqa.models.reader import SPAN_READER_FILE
-    from briefqa.relevance.scorer import SpanReading
+    from briefqa.relevance.scorer import BOLD_CANDIDATES, SpanReading
 
     assert SentenceScorer.packaged().span_reader == SPAN_READER_FILE  # the short-answer model learned its spans
     asked = []
     real = SpanReading.__call__
     monkeypatch.setattr(SpanReading, "__call__", lambda self, i: asked.append(i) or real(self, i))
     ans = qa.ask("Who leads the dock workers' union?", short_answer_threshold=0.01)
-    assert ans.short_answer == "Maria Lindqvist" and len(set(asked)) == 1  # one sentence, not the 24 read
+    assert ans.short_answer == "Maria Lindqvist" and len(set(asked)) == BOLD_CANDIDATES == 3  # not the 24 read
     before = list(asked)
     assert not qa.ask("Why did shops on the islands run short of food?").short_answer and asked == before
 
@@ -58,6 +59,26 @@ def test_by_default_the_short_answer_is_the_right_span_or_none(qa, question, spa
     ans = qa.ask(question)
     assert ans.short_answer in (span, None) and not ans.abstained
     assert qa.ask(question, short_answer_threshold=1.0).short_answer is None  # 1: never shown
+
+
+def _scored(*texts: str):
+    from briefqa.relevance.features import Candidate
+    from briefqa.relevance.scorer import Scored
+
+    cands = [Candidate(0, 0, len(t), t, n) for n, t in enumerate(texts)]
+    return Scored(cands, np.linspace(0.9, 0.1, len(texts)), np.zeros((len(texts), len(FEATURES))), 0.1)
+
+
+def test_the_bold_spans_sentence_is_quoted_in_the_place_of_the_weakest_but_the_best():
+    from briefqa.answering.extractive import _quoting
+    from briefqa.answering.short import Bold
+
+    scored = _scored("Best sentence of all here.", "Second sentence comes next.", "Third holds the span, Bergen.",
+                     "Second sentence comes next!")
+    assert _quoting([0, 1], Bold("Bergen", 2), scored, limit=3) == [0, 1, 2]
+    assert _quoting([0, 1], Bold("Bergen", 2), scored, limit=2) == [0, 2]  # at most two, the best kept
+    assert _quoting([0], Bold("Bergen", 2), scored, limit=1) == [0, 2]  # never without the best
+    assert _quoting([0, 1], Bold("next", 3), scored, limit=2) == [0, 1]  # its words are quoted already
 
 
 def test_a_span_answer_has_at_most_two_sentences(qa):

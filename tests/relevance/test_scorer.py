@@ -61,3 +61,34 @@ def test_the_span_reader_reads_a_sentence_alone_once_however_often_asked():
     alone = Reader.packaged(SPAN_READER_FILE).read(question, [text], ["Harbour strike ends"]).spans[0]
     assert first.text == alone.text == "Maria Lindqvist" and first.probability == alone.probability
     assert reading(0) is first and list(reading.read) == [0]
+
+
+def test_a_span_knows_where_its_sentence_ranks_and_how_many_of_the_best_others_say_the_same():
+    from briefqa.models.reader import AnswerSpan
+    from briefqa.relevance.scorer import SHORT_FEATURES, Scored, short_features
+
+    # Five sentences read; the best three (by probability: 1, 3, 0) read "Bergen", "Oslo" and "bergen."; the
+    # fourth best says "Bergen" too, but only the best three are where the bold answer is looked for.
+    spans = [AnswerSpan(0, 7, "bergen.", 0.5), AnswerSpan(0, 6, "Bergen", 0.8), None,
+             AnswerSpan(0, 4, "Oslo", 0.7), AnswerSpan(0, 6, "Bergen", 0.6), AnswerSpan(0, 6, "Bergen", 0.6)]
+    scored = Scored([None] * 6, np.array([0.5, 0.9, 0.0, 0.6, 0.3, 0.2]), sentences(lex=[0.0] * 6), 0.1, spans,
+                    np.zeros(6))
+    assert scored.bold_candidates() == [1, 3, 0]
+
+    def got(i):
+        return dict(zip(SHORT_FEATURES, short_features("Where is the harbour?", scored, i), strict=True))
+
+    assert (got(1)["rank"], got(1)["agree"]) == (0, 1)  # "bergen." says "Bergen" after normalisation
+    assert (got(3)["rank"], got(3)["agree"]) == (1, 0)
+    assert (got(0)["rank"], got(0)["agree"]) == (2, 1)
+    assert (got(4)["rank"], got(4)["agree"]) == (3, 2)  # a sentence below the three: ranked past them
+
+
+def test_only_sentences_the_reader_read_are_where_the_bold_answer_is_looked_for():
+    from briefqa.models.reader import AnswerSpan
+    from briefqa.relevance.scorer import Scored
+
+    scored = Scored([None] * 3, np.array([0.9, 0.0, 0.0]), sentences(lex=[0.0] * 3), 0.1,
+                    [AnswerSpan(0, 4, "Oslo", 0.7), None, None], np.zeros(3))
+    assert scored.bold_candidates() == [0]
+    assert scored.bold_choice("Where is the harbour?") == 0  # no short-answer model: each trusted alike, the best

@@ -10,10 +10,10 @@ Two answerers, chosen by the ``answerer`` setting:
   and those close to it (``support_ratio``), at most two for a question that asks for a date, number, name, place
   or organisation ("why" and "how" get up to ``extractive_sentences``, and a lower bar, ``reason_support_ratio``:
   a reason needs more of the story), the best first, then the others in the order the articles tell them; the
-  reader's span opens the answer in bold when the scorer is sure of it (:mod:`.short`). A question naming several
-  reports gets one cited sentence per report, labelled with its outlet and date, oldest first; when it asks how
-  they stand in time ("before", "after", "between", "was there a change"), the answer opens by stating the order
-  they were published in.
+  span the scorer trusts most among the best three sentences' opens the answer in bold when it is sure of it,
+  and its sentence is quoted (:mod:`.short`). A question naming several reports gets one cited sentence per
+  report, labelled with its outlet and date, oldest first; when it asks how they stand in time ("before",
+  "after", "between", "was there a change"), the answer opens by stating the order they were published in.
 * ``similarity``: the previous answerer, kept as the baseline the benchmarks compare against: sentences by
   cosine to the question plus rarity-weighted word overlap and an answer-type bonus.
 """
@@ -32,7 +32,7 @@ from ..relevance.scorer import Scored, SentenceScorer, score_sentences
 from ..settings import Settings
 from ..text import content_words
 from .cite import ABSTAIN_TEXT, SupportScorer, with_markers
-from .short import short_answer
+from .short import Bold, bold_answer
 
 
 def coverage(question: str, passages: Sequence[Passage], idf: Callable[[str], float] | None = None) -> float:
@@ -167,6 +167,11 @@ def _parts(passages: Sequence[Passage]) -> list[list[int]]:
     return list(parts.values()) if len(parts) >= 2 else []
 
 
+def _said(text: str) -> str:
+    """What a sentence says, for telling repeats apart: the same words, whatever the case and punctuation."""
+    return re.sub(r"\W+", " ", text.lower()).strip()
+
+
 def _pick(scored: Scored, limit: int, floor: float) -> list[int]:
     """The best sentence, then those scoring at least ``floor``, without repeats, at most ``limit``."""
     order = np.argsort(-scored.probabilities, kind="stable")
@@ -176,12 +181,22 @@ def _pick(scored: Scored, limit: int, floor: float) -> list[int]:
         if len(chosen) >= limit or float(scored.probabilities[i]) < floor:
             break
         text = scored.candidates[i].text
-        key = re.sub(r"\W+", " ", text.lower()).strip()
+        key = _said(text)
         if key in seen or len(text.split()) < 4 or text.rstrip("”’\"' )").endswith("?"):
             continue
         seen.add(key)
         chosen.append(int(i))
     return chosen
+
+
+def _quoting(chosen: list[int], bold: Bold, scored: Scored, limit: int) -> list[int]:
+    """``chosen`` (best first) with the bold span's sentence too, so that the bold claim is cited: in the place of
+    the weakest but the best when the answer already quotes ``limit``; as it is when it quotes the same sentence
+    from another passage."""
+    said = _said(scored.candidates[bold.index].text)
+    if any(_said(scored.candidates[i].text) == said for i in chosen):
+        return chosen
+    return [*chosen[:max(1, limit - 1)], bold.index] if len(chosen) >= limit else [*chosen, bold.index]
 
 
 def _reading_order(chosen: list[int], scored: Scored, passages: Sequence[Passage],
@@ -255,7 +270,13 @@ def answer_from(question: str, scored: Scored, passages: Sequence[Passage], sett
     top = int(np.argmax(scored.probabilities))
     if top not in chosen:
         chosen.insert(0, top)
-    short = short_answer(question, scored, top, settings.short_answer_threshold)
+    bold = bold_answer(question, scored, settings.short_answer_threshold)
+    if bold is not None and bold.index not in chosen:
+        if parts:  # one sentence per named report: a span read in another is not shown
+            bold = None
+        else:
+            chosen = _quoting(chosen, bold, scored, limit)
+    short = bold.text if bold else None
     chosen = _reading_order(chosen, scored, passages, None if parts else top)
     order = _publication_order(chosen, scored, passages) if parts and _ASKS_ORDER.search(question) else None
     return _compose(chosen, scored, passages, short, confidence, labelled=bool(parts), lead=order)

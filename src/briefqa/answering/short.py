@@ -1,18 +1,21 @@
-"""The bold short answer: where the reader reads the answer in the best sentence, shown only when it is sure.
+"""The bold short answer: where the reader reads the answer in the best sentences, shown only when it is sure.
 
 "How much revenue did Uber bring in for the third quarter?" is answered "$9.3 billion — …": the span comes
 first, in bold in the chat, then the cited sentences. The span is the span reader's
 (:mod:`briefqa.models.reader`, a start and an end over the sentence's word pieces, trained on the answers of
-the natural training questions), which reads that one sentence. It is shown when the question asks for a span
-(who, which, what, when, where, how many, how much, or a date, figure or name by its wording) and the scorer's
-short-answer model (over :data:`~briefqa.relevance.scorer.SHORT_FEATURES`: how sure the sentence and the span
-are, whether the span is the kind of thing asked for, how much of it the question already says; trained on
-held-out training questions) gives it a probability of being right that reaches a threshold chosen on natural
-dev for precision. A bold answer that is wrong is worse than none: the cited sentences that follow answer
-anyway.
+the natural training questions), which reads each of the answer's three best sentences alone. It is shown when
+the question asks for a span (who, which, what, when, where, how many, how much, or a date, figure or name by
+its wording) and the scorer's short-answer model (over :data:`~briefqa.relevance.scorer.SHORT_FEATURES`: how
+sure the sentence and the span are, whether the span is the kind of thing asked for, how much of it the
+question already says, where the sentence ranks and whether the other best sentences say the same; trained on
+held-out training questions) gives the span it trusts most a probability of being right that reaches a
+threshold chosen for precision. Its sentence is then quoted in the answer, so that the bold claim is cited too.
+A bold answer that is wrong is worse than none: the cited sentences that follow answer anyway.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 from ..relevance.expect import SPAN_QUESTION_WORDS, expectation, question_word
 from ..relevance.scorer import Scored
@@ -34,3 +37,21 @@ def short_answer(question: str, scored: Scored, i: int, threshold: float = 0.0) 
     if scored.short_confidence(question, i) < (threshold or scored.route.short_answer_threshold):
         return None
     return span.text.strip(" ,;:.\"“”‘’'()") or None
+
+
+@dataclass(frozen=True)
+class Bold:
+    """The bold short answer and the sentence it is read in, which the answer quotes."""
+
+    text: str
+    index: int  # the candidate sentence, in the scorer's Scored
+
+
+def bold_answer(question: str, scored: Scored, threshold: float = 0.0) -> Bold | None:
+    """The answer's bold short answer: the span the short-answer model trusts most among the best sentences'
+    (:meth:`~briefqa.relevance.scorer.Scored.bold_choice`), or None as for :func:`short_answer`."""
+    if not asks_for_span(question) or scored.route is None:
+        return None
+    i = scored.bold_choice(question)
+    text = None if i is None else short_answer(question, scored, i, threshold)
+    return Bold(text, i) if text else None

@@ -6,7 +6,8 @@ is cheap and scores every sentence. The reader (:mod:`briefqa.models.reader`) re
 sentence together, so it tells the sentence that answers from the ones that share its subject, and says
 where in it the answer lies; it costs a few milliseconds a sentence, so it reads the feature model's best
 ``prefilter`` only. The bold short answer's span is the span reader's (``span_reader.npz``), which reads only
-the sentence a short answer is asked of, when it is asked. Per question style:
+the few sentences a short answer is looked for in (:data:`BOLD_CANDIDATES`), when one is asked for. Per
+question style:
 
 * ``short`` (questions as staff type them): a combiner, a logistic model over the reader's logit, the feature
   model's and a few features, gives each sentence read its probability of answering, and an abstention model
@@ -60,11 +61,18 @@ ABSTAIN_FEATURES = ("best", "gap", "reader_best", "span", "rarest_missing", "rar
                     "context", "kind_missing", "kind_held", "passage_cos", "rarest_missing_least", "lex_most")
 #: The features of the best sentence among ABSTAIN_FEATURES, as named in FEATURES.
 _ABSTAIN_TOP = ABSTAIN_FEATURES[4:11]
-#: What the short-answer model reads of the best sentence's span (the span reader's, where the model names one):
-#: the sentence's probability and how far it stands out, the span's probability, the reader's logit, the
-#: probability that no sentence answers, the span's length in words, whether it is of the kind the question asks
-#: for (1, -1 not, 0 when the question names no kind) and the share of its words the question already says.
-SHORT_FEATURES = ("sentence", "gap", "span", "reader", "unanswerable", "span_words", "kind_match", "asked_share")
+#: What the short-answer model reads of a sentence's span (the span reader's, where the model names one): the
+#: sentence's probability and how far it stands out, the span's probability, the reader's logit, the probability
+#: that no sentence answers, the span's length in words, whether it is of the kind the question asks for (1, -1
+#: not, 0 when the question names no kind), the share of its words the question already says, the sentence's
+#: place among the :data:`BOLD_CANDIDATES` best (0 the best; that many when it is not among them) and how many of
+#: the others' spans say the same.
+SHORT_FEATURES = ("sentence", "gap", "span", "reader", "unanswerable", "span_words", "kind_match", "asked_share",
+                  "rank", "agree")
+#: The best sentences the bold short answer is looked for in: the span reader reads each, and the short-answer
+#: model takes the span it trusts most. Where two of them say the same, it is surer; and the answering sentence
+#: is often the second (docs/answers.md, "The bold answer from the best three sentences").
+BOLD_CANDIDATES = 3
 #: The abstention threshold of a question style whose model records none (one trained without unanswerable
 #: questions).
 DEFAULT_THRESHOLD = 0.8
@@ -93,6 +101,7 @@ def abstain_features(x: np.ndarray, logits: np.ndarray, rel: np.ndarray, span: n
 
 def short_features(question: str, scored: Scored, i: int) -> np.ndarray:
     """The row of :data:`SHORT_FEATURES` for the span of candidate ``i`` (one the reader read)."""
+    from ..text import normalise
     from .expect import expectation, holds, word_prefixes
 
     span = scored.span(i)
@@ -102,8 +111,12 @@ def short_features(question: str, scored: Scored, i: int) -> np.ndarray:
     kind = (1.0 if holds(exp.kind, span.text, question) else -1.0) if exp.wants_span else 0.0
     said = word_prefixes(span.text)
     asked = len(said & word_prefixes(question)) / len(said) if said else 0.0
+    best = scored.bold_candidates()
+    same = normalise(span.text)
+    agree = sum(1 for j in best if j != i and normalise(scored.span(j).text) == same)
     return np.array([scored.probabilities[i], scored.probabilities[i] - second, span.probability,
-                     scored.relevance[i], scored.unanswerable, np.log1p(len(span.text.split())), kind, asked])
+                     scored.relevance[i], scored.unanswerable, np.log1p(len(span.text.split())), kind, asked,
+                     best.index(i) if i in best else len(best), agree])
 
 
 class _Linear:
@@ -167,6 +180,17 @@ class Scored:
         if i >= len(self.spans) or self.spans[i] is None:
             return None
         return self.bold(i) if self.bold is not None else self.spans[i]
+
+    def bold_candidates(self) -> list[int]:
+        """The best :data:`BOLD_CANDIDATES` sentences the reader read, best first: where the bold span is looked
+        for."""
+        order = np.argsort(-self.probabilities, kind="stable")[:BOLD_CANDIDATES]
+        return [int(i) for i in order if self.span(int(i)) is not None]
+
+    def bold_choice(self, question: str) -> int | None:
+        """The sentence among :meth:`bold_candidates` whose span the short-answer model trusts most (the better
+        ranked of two it trusts alike); None when the reader read none."""
+        return max(self.bold_candidates(), key=lambda i: self.short_confidence(question, i), default=None)
 
     def short_confidence(self, question: str, i: int) -> float:
         """The probability that the span of candidate ``i`` is the right short answer (0 without a model)."""
@@ -259,9 +283,9 @@ class SentenceScorer:
 
 class SpanReading:
     """The span reader's spans of one question's sentences, each read alone when first asked for: an answer
-    shows one bold span (a by-source answer one per publication), so reading every sentence would double the
-    answer's time for nothing. Alone, as ``scripts/train_scorer.py`` reads them: int8 scales activations per
-    batch, so a batch's neighbours would move the span's probability."""
+    looks for its bold span in its best three sentences (a by-source answer also in each publication's best),
+    so reading every sentence would double the answer's time for nothing. Alone, as ``scripts/train_scorer.py``
+    reads them: int8 scales activations per batch, so a batch's neighbours would move the span's probability."""
 
     def __init__(self, trained: str, question: str, cands: Sequence[Candidate], passages: Sequence[Passage]) -> None:
         self.trained, self.question, self.cands, self.passages = trained, question, cands, passages
