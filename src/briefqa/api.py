@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -41,10 +41,12 @@ class AnswerStream:
     """
 
     def __init__(self, qa: BriefQA, question: str, settings: Settings, filters: Filters,
-                 passages: list[Passage] | None = None, by_source: bool = False) -> None:
+                 passages: list[Passage] | None = None, by_source: bool = False,
+                 earlier_answers: Sequence[str] = ()) -> None:
         self._qa, self.question, self.settings, self._filters = qa, question, settings, filters
         self._given = passages
         self._by_source = by_source
+        self._earlier = tuple(earlier_answers)
         self.answer: Answer | None = None
 
     def __iter__(self) -> Iterator[str]:
@@ -79,7 +81,7 @@ class AnswerStream:
         t1 = time.perf_counter()
         if s.answer_mode == "extractive":
             if s.answerer == "scored":
-                ex = scored_answer(self.question, passages, qa.store, qa.embedder, s)
+                ex = scored_answer(self.question, passages, qa.store, qa.embedder, s, earlier=self._earlier)
             else:
                 ex = similarity_answer(self.question, passages, qa.embedder, s, qa.store.idf)
             timings["first_token"] = timings["generate"] = time.perf_counter() - t1
@@ -225,17 +227,20 @@ class BriefQA:
         return self.retriever.explain(question, settings, self._filters(sources, date_from, date_to), k=k)
 
     def stream(self, question: str, *, sources=None, date_from=None, date_to=None,
-               passages: list[Passage] | None = None, by_source: bool = False, **overrides: Any) -> AnswerStream:
+               passages: list[Passage] | None = None, by_source: bool = False, earlier_answers: Sequence[str] = (),
+               **overrides: Any) -> AnswerStream:
         """Stream the answer's text; the checked :class:`Answer` is ``.answer`` once iteration ends.
 
         ``passages`` answers from these passages instead of retrieving (the evaluator retrieves once for
         both its retrieval metrics and the answer). ``by_source`` answers with one cited line per
         publication that covers the question, newest first (:mod:`briefqa.news.outlets`).
+        ``earlier_answers``: in a conversation, the short answers its earlier turns gave; a follow-up asks
+        something new, so none of them is shown as this answer's bold one.
         """
         settings = self.with_settings(**overrides)
         question = self._check_question(question, settings)
         return AnswerStream(self, question, settings, self._filters(sources, date_from, date_to), passages,
-                            by_source)
+                            by_source, earlier_answers)
 
     def ask(self, question: str, **kwargs: Any) -> Answer:
         """Answer ``question`` with checked citations; ``kwargs`` are filters and setting overrides."""

@@ -81,6 +81,14 @@ def test_the_bold_spans_sentence_is_quoted_in_the_place_of_the_weakest_but_the_b
     assert _quoting([0, 1], Bold("next", 3), scored, limit=2) == [0, 1]  # its words are quoted already
 
 
+def test_a_bold_answer_an_earlier_turn_gave_is_not_shown_again(qa):
+    # "And which coach did he replace?" after "Antonio Pierce": a follow-up asks something new.
+    assert qa.ask("Who leads the dock workers' union?", short_answer_threshold=0.01).short_answer == "Maria Lindqvist"
+    again = qa.ask("Who leads the dock workers' union?", short_answer_threshold=0.01,
+                   earlier_answers=["Maria Lindqvist"])
+    assert again.short_answer != "Maria Lindqvist" and "Maria Lindqvist, said the deal" in again.text
+
+
 def test_a_span_answer_has_at_most_two_sentences(qa):
     ans = qa.ask("What pay rise did the dock workers accept?", short_answer_threshold=0.01)
     assert ans.short_answer == "6%" and 1 <= len(ans.sentences) <= 2

@@ -14,6 +14,7 @@ from briefqa.evaluation.runner import (
     EvalReport,
     checkout_commit,
     compare,
+    earlier_answers,
     evaluate,
     read_config,
     short_commit,
@@ -131,3 +132,16 @@ def test_a_report_names_its_commit_and_whether_the_code_differed_from_it():
     assert short_commit(None) == "unknown"
     commit = checkout_commit()  # None outside a git checkout (an installed wheel)
     assert commit is None or re.fullmatch(r"[0-9a-f]{40}(-dirty)?", commit)
+
+
+def test_a_follow_up_is_evaluated_knowing_the_bold_answers_its_conversation_gave(seed_index):
+    from briefqa.evaluation.dataset import EvalItem
+
+    qa = briefqa.BriefQA.open(seed_index)
+    config = EvalConfig("shown", {"short_answer_threshold": 0.01})  # every span shown: the first turn gives one
+    first = "Who did Aliyev appoint as Azerbaijan's first ambassador to Israel?"
+    said = qa.ask(first, short_answer_threshold=0.01).short_answer
+    follow_up = EvalItem("c-t2", "And where did he serve before?", conversation="c", previous=(first,))
+    assert said and earlier_answers(qa, config, follow_up) == (said,)
+    standalone = EvalItem("d-t2", "When did Israel open an embassy in Baku?", conversation="d", previous=(first,))
+    assert earlier_answers(qa, config, standalone) == ()  # not a follow-up: nothing to leave out

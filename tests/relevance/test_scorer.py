@@ -92,3 +92,14 @@ def test_only_sentences_the_reader_read_are_where_the_bold_answer_is_looked_for(
                     [AnswerSpan(0, 4, "Oslo", 0.7), None, None], np.zeros(3))
     assert scored.bold_candidates() == [0]
     assert scored.bold_choice("Where is the harbour?") == 0  # no short-answer model: each trusted alike, the best
+
+
+def test_a_span_the_conversation_already_gave_is_left_out_of_the_bold_choice():
+    from briefqa.models.reader import AnswerSpan
+    from briefqa.relevance.scorer import Scored
+
+    spans = [AnswerSpan(0, 6, "Bergen", 0.9), AnswerSpan(0, 4, "Oslo", 0.5), None]
+    scored = Scored([None] * 3, np.array([0.9, 0.6, 0.0]), sentences(lex=[0.0] * 3), 0.1, spans, np.zeros(3))
+    assert scored.bold_choice("Where is the harbour?") == 0
+    assert scored.bold_choice("Where is the harbour?", said=["bergen."]) == 1  # the same answer, normalised
+    assert scored.bold_choice("Where is the harbour?", said=["Bergen", "Oslo"]) is None

@@ -74,6 +74,21 @@ def test_the_short_answer_is_bold_and_an_abstention_keeps_its_passages_as_relate
     assert none.abstained and "do not say" in out and "Related passages" in out
 
 
+def test_a_follow_up_is_answered_knowing_the_bold_answers_of_the_conversation(demo_index):
+    qa = briefqa.BriefQA.open(demo_index, short_answer_threshold=0.01)  # every span shown
+    backend = ChatBackend(qa, load_settings(index=str(demo_index)))
+    asked: list[tuple] = []
+    stream = qa.stream
+    qa.stream = lambda question, **kw: asked.append((question, kw["earlier_answers"])) or stream(question, **kw)
+    state: dict = {}
+    list(backend.respond("Who won the women's World Cup in 2023?", state))
+    first = state["turns"][-1]["answer"].short_answer
+    list(backend.respond("And who did they beat in the final?", state))
+    list(backend.respond("Why did heat pump sales slow in 2023?", state))
+    assert first and [earlier for _, earlier in asked] == [[], [first], []]  # only the follow-up is told
+    assert state["turns"][1]["answer"].short_answer != first
+
+
 def test_uploads_are_named_by_the_server_and_checked(tmp_path, demo_index):
     index = tmp_path / "index"
     shutil.copytree(demo_index, index)

@@ -234,19 +234,20 @@ NOT_ENGLISH = "The question does not look like English; the answerer reads Engli
 
 
 def scored_answer(question: str, passages: Sequence[Passage], store, embedder, settings: Settings,
-                  scorer=None) -> Extracted:
-    """The scored answerer (see the module's docstring)."""
+                  scorer=None, earlier: Sequence[str] = ()) -> Extracted:
+    """The scored answerer (see the module's docstring); ``earlier``: the short answers earlier turns of the
+    conversation gave, none of which is this one's."""
     from ..relevance.expect import not_english
 
     if not_english(question):
         return Extracted(f"{NOT_ENGLISH} {RELATED}" if passages else NOT_ENGLISH, [], [], True, None, 0.0)
     scorer = scorer or SentenceScorer.packaged()
     return answer_from(question, score_sentences(question, passages, store, embedder, scorer), passages, settings,
-                       scorer)
+                       scorer, earlier)
 
 
 def answer_from(question: str, scored: Scored, passages: Sequence[Passage], settings: Settings,
-                scorer: SentenceScorer) -> Extracted:
+                scorer: SentenceScorer, earlier: Sequence[str] = ()) -> Extracted:
     """The answer the scorer's verdict ``scored`` on ``passages`` gives: an abstention, or the best sentences."""
     from ..relevance.expect import expectation
 
@@ -270,7 +271,7 @@ def answer_from(question: str, scored: Scored, passages: Sequence[Passage], sett
     top = int(np.argmax(scored.probabilities))
     if top not in chosen:
         chosen.insert(0, top)
-    bold = bold_answer(question, scored, settings.short_answer_threshold)
+    bold = bold_answer(question, scored, settings.short_answer_threshold, earlier)
     if bold is not None and bold.index not in chosen:
         if parts:  # one sentence per named report: a span read in another is not shown
             bold = None

@@ -15,6 +15,7 @@ A bold answer that is wrong is worse than none: the cited sentences that follow 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ..relevance.expect import SPAN_QUESTION_WORDS, expectation, question_word
@@ -47,11 +48,14 @@ class Bold:
     index: int  # the candidate sentence, in the scorer's Scored
 
 
-def bold_answer(question: str, scored: Scored, threshold: float = 0.0) -> Bold | None:
+def bold_answer(question: str, scored: Scored, threshold: float = 0.0, earlier: Sequence[str] = ()) -> Bold | None:
     """The answer's bold short answer: the span the short-answer model trusts most among the best sentences'
-    (:meth:`~briefqa.relevance.scorer.Scored.bold_choice`), or None as for :func:`short_answer`."""
+    (:meth:`~briefqa.relevance.scorer.Scored.bold_choice`), or None as for :func:`short_answer`. A follow-up
+    asks something new, so a short answer an ``earlier`` turn of the conversation gave is not its answer: "And
+    which coach did he replace?" after "Antonio Pierce" is not answered "Antonio Pierce" (on the training, cal
+    and dev conversations, each of the 4 second turns that repeated the first's bold answer was wrong)."""
     if not asks_for_span(question) or scored.route is None:
         return None
-    i = scored.bold_choice(question)
+    i = scored.bold_choice(question, earlier)
     text = None if i is None else short_answer(question, scored, i, threshold)
     return Bold(text, i) if text else None

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from ..answering.cite import parse_markers, strip_markers
-from ..answering.followup import standalone_question
+from ..answering.followup import Rewrite, standalone_question
 from ..errors import BriefQAError, ConfigError, DatasetError
 from ..relevance.expect import SPAN_QUESTION_WORDS, question_word
 from ..settings import ARGUMENT, SECRETS, Settings, load_settings, read_toml
@@ -98,13 +98,35 @@ def read_config(path: str | Path) -> EvalConfig:
 
 
 # -- running ------------------------------------------------------------------------------------------------
-def standalone(item: EvalItem) -> str:
-    """The question as retrieval sees it: a follow-up rewritten as the chat rewrites it, from the questions
-    asked before it in its conversation."""
+def conversation(item: EvalItem) -> list[Rewrite]:
+    """Each turn of ``item``'s conversation up to it, rewritten as the chat rewrites it, from the questions asked
+    before it."""
     history: list[str] = []
+    turns = []
     for asked in (*item.previous, item.question):
-        history.append(standalone_question(asked, history).question)
-    return history[-1]
+        turns.append(standalone_question(asked, history))
+        history.append(turns[-1].question)
+    return turns
+
+
+def standalone(item: EvalItem) -> str:
+    """The question as retrieval sees it: a follow-up rewritten as the chat rewrites it."""
+    return conversation(item)[-1].question
+
+
+def earlier_answers(qa, config: EvalConfig, item: EvalItem) -> tuple[str, ...]:
+    """For a follow-up, the short answers the chat gave its conversation's earlier turns, which it does not show
+    as the follow-up's (:func:`briefqa.answering.short.bold_answer`): those turns answered here as the chat
+    answered them, before the follow-up and outside its timings."""
+    turns = conversation(item)
+    said: list[str] = []
+    if not turns[-1].rewritten:
+        return ()
+    for turn in turns[:-1]:
+        answer = qa.ask(turn.question, earlier_answers=said if turn.rewritten else (), **config.overrides)
+        if answer.short_answer:
+            said.append(answer.short_answer)
+    return tuple(said)
 
 
 def answer_words(text: str) -> int:
@@ -136,6 +158,7 @@ def _record(config: EvalConfig, item: EvalItem, searched: str, passages, answer,
 
 def answer_item(qa, config: EvalConfig, settings: Settings, item: EvalItem, retrieval_only: bool) -> dict[str, Any]:
     """Retrieve (and answer) one question under one configuration: its result record."""
+    earlier = earlier_answers(qa, config, item) if item.previous and not retrieval_only else ()
     t0 = time.perf_counter()
     searched = standalone(item)
     passages = qa.retriever.retrieve(searched, settings, k=max(RETRIEVAL_K, settings.k))
@@ -143,7 +166,7 @@ def answer_item(qa, config: EvalConfig, settings: Settings, item: EvalItem, retr
     answer = None
     if not retrieval_only:
         try:
-            answer = qa.ask(searched, passages=passages[:settings.k], **config.overrides)
+            answer = qa.ask(searched, passages=passages[:settings.k], earlier_answers=earlier, **config.overrides)
         except BriefQAError as exc:
             raise type(exc)(f"{exc} (question {item.id}, configuration {config.name})") from exc
         timings["generate"] = answer.timings.get("generate", 0.0) + answer.timings.get("cite", 0.0)

@@ -187,10 +187,15 @@ class Scored:
         order = np.argsort(-self.probabilities, kind="stable")[:BOLD_CANDIDATES]
         return [int(i) for i in order if self.span(int(i)) is not None]
 
-    def bold_choice(self, question: str) -> int | None:
+    def bold_choice(self, question: str, said: Sequence[str] = ()) -> int | None:
         """The sentence among :meth:`bold_candidates` whose span the short-answer model trusts most (the better
-        ranked of two it trusts alike); None when the reader read none."""
-        return max(self.bold_candidates(), key=lambda i: self.short_confidence(question, i), default=None)
+        ranked of two it trusts alike), leaving out spans ``said`` already (after SQuAD's normalisation); None
+        when no other is left."""
+        from ..text import normalise
+
+        gone = {normalise(a) for a in said}
+        left = [i for i in self.bold_candidates() if normalise(self.span(i).text) not in gone]
+        return max(left, key=lambda i: self.short_confidence(question, i), default=None)
 
     def short_confidence(self, question: str, i: int) -> float:
         """The probability that the span of candidate ``i`` is the right short answer (0 without a model)."""

@@ -129,9 +129,13 @@ class ChatBackend:
         note = f"Searched for: *{html.escape(rewrite.question)}*" if rewrite.rewritten else ""
         overrides = {"k": int(k) if k else None, "answer_mode": answer_mode or None, "backend": backend or None}
         qa = self.qa
+        # A follow-up asks something new: the bold answers the conversation gave are not its answer.
+        earlier = [t["answer"].short_answer for t in state.get("turns", []) if t["answer"].short_answer] \
+            if rewrite.rewritten else []
         try:
             stream = qa.stream(rewrite.question, sources=sources or None, date_from=date_from or None,
-                               date_to=date_to or None, by_source=bool(by_source), **overrides)
+                               date_to=date_to or None, by_source=bool(by_source), earlier_answers=earlier,
+                               **overrides)
             text = ""
             for token in stream:
                 text += token
