@@ -158,7 +158,9 @@ def _record(config: EvalConfig, item: EvalItem, searched: str, passages, answer,
 
 def answer_item(qa, config: EvalConfig, settings: Settings, item: EvalItem, retrieval_only: bool) -> dict[str, Any]:
     """Retrieve (and answer) one question under one configuration: its result record."""
-    earlier = earlier_answers(qa, config, item) if item.previous and not retrieval_only else ()
+    # Only the scored answerer shows a bold answer: another need not answer the earlier turns for nothing.
+    bold = not retrieval_only and settings.answer_mode == "extractive" and settings.answerer == "scored"
+    earlier = earlier_answers(qa, config, item) if item.previous and bold else ()
     t0 = time.perf_counter()
     searched = standalone(item)
     passages = qa.retriever.retrieve(searched, settings, k=max(RETRIEVAL_K, settings.k))
