@@ -67,7 +67,7 @@ def test_a_span_knows_where_its_sentence_ranks_and_how_many_of_the_best_others_s
     from briefqa.models.reader import AnswerSpan
     from briefqa.relevance.scorer import SHORT_FEATURES, Scored, short_features
 
-    # Five sentences read; the best three (by probability: 1, 3, 0) read "Bergen", "Oslo" and "bergen."; the
+    # Six sentences, five read; the best three (by probability: 1, 3, 0) read "Bergen", "Oslo" and "bergen."; the
     # fourth best says "Bergen" too, but only the best three are where the bold answer is looked for.
     spans = [AnswerSpan(0, 7, "bergen.", 0.5), AnswerSpan(0, 6, "Bergen", 0.8), None,
              AnswerSpan(0, 4, "Oslo", 0.7), AnswerSpan(0, 6, "Bergen", 0.6), AnswerSpan(0, 6, "Bergen", 0.6)]
