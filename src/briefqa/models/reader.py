@@ -137,10 +137,10 @@ def best_span(start: np.ndarray, end: np.ndarray, offsets: np.ndarray, skip: int
 class Reader:
     """The reader on onnxruntime: ``Reader.packaged().read(question, sentences, titles)``."""
 
-    def __init__(self, path: Path, threads: int | None = None) -> None:
+    def __init__(self, path: Path) -> None:
         import onnxruntime as ort
 
-        self.session = ort.InferenceSession(str(path), session_options(threads), providers=["CPUExecutionProvider"])
+        self.session = ort.InferenceSession(str(path), session_options(), providers=["CPUExecutionProvider"])
         self.encoder = PairEncoder()
 
     @classmethod
