@@ -471,7 +471,7 @@ class ShortRow:
 
 def short_rows(reads: list[Read], combine: dict, abstain: dict) -> list[ShortRow]:
     """A :class:`ShortRow` for each question asking for a span whose best sentences have one."""
-    from briefqa.answering.short import asks_for_span
+    from briefqa.answering.short import asks_for_span, bold_text
     from briefqa.evaluation.metrics import short_answer_right
     from briefqa.relevance.scorer import short_features
 
@@ -483,7 +483,7 @@ def short_rows(reads: list[Read], combine: dict, abstain: dict) -> list[ShortRow
         best = scored.bold_candidates()
         if not best:
             continue
-        right = [r.row.answerable and short_answer_right(scored.span(i).text.strip(" ,;:.\"“”‘’'()"), r.row.answer,
+        right = [r.row.answerable and short_answer_right(bold_text(scored.span(i).text), r.row.answer,
                                                          (r.row.answer,) if r.row.answer else ()) for i in best]
         out.append(ShortRow(r.row.id, np.array([short_features(r.row.question, scored, i) for i in best]),
                             np.array(right, dtype=bool), r.row.answerable, r.near_miss, scored.unanswerable))

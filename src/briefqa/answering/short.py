@@ -37,7 +37,13 @@ def short_answer(question: str, scored: Scored, i: int, threshold: float = 0.0) 
         return None
     if scored.short_confidence(question, i) < (threshold or scored.route.short_answer_threshold):
         return None
-    return span.text.strip(" ,;:.\"“”‘’'()") or None
+    return bold_text(span.text) or None
+
+
+def bold_text(span: str) -> str:
+    """A span as the bold answer shows it (and the short-answer model is trained to judge it): without the
+    punctuation and quotes a reader's span may take in at its ends."""
+    return span.strip(" ,;:.\"“”‘’'()")
 
 
 @dataclass(frozen=True)
