@@ -41,13 +41,11 @@ def test_the_byte_compile_step_writes_a_missing_cache_even_where_python_would_no
     assert cache.is_file()
 
 
-def test_the_model_building_step_runs_and_leaves_the_readers_built():
-    # It once asked for the embedder of the runtime "auto", which names a choice, not a model, and so built
-    # nothing while the install said only that the step was skipped.
-    from briefqa.models.reader import SPAN_READER_FILE, model_path
-
+def test_the_model_building_step_runs():
+    # It once asked for the embedder of the runtime "auto", which names a choice, not a model: it failed, built
+    # nothing, and the install said only that the step was skipped. Here the models are built already, so the
+    # step only checks them.
     install = _install_script()
     env = {**os.environ, "PYTHONPATH": str(Path(install.ROOT) / "src")}
     done = subprocess.run([sys.executable, "-c", install.BUILD_MODELS], env=env, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
-    assert model_path().is_file() and model_path(SPAN_READER_FILE).is_file()
