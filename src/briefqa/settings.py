@@ -235,8 +235,8 @@ class Settings(BaseModel):
                     "on it is shown. 0 (the default) uses the threshold the scorer's training chose over the cal "
                     "split's questions (each judged by a model fitted without it) and natural dev's together: "
                     "the lowest whose short answers (twenty at least) are right 85% of the time, else the most "
-                    "precise (0.63 with the span reader in the best three sentences; README). Lower shows "
-                    "more, less often right; 1 shows none.",
+                    "precise (0.64, chosen over the span reader's spans in the best three sentences; README). "
+                    "Lower shows more, less often right; 1 shows none.",
         json_schema_extra={"group": "answer"})
     support_ratio: float = Field(0.4, ge=0.0, le=1.0,
                                  description="A supporting sentence joins the best one when its probability is at "
