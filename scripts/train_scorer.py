@@ -732,7 +732,7 @@ def main() -> int:
     from training_data import questions
 
     import briefqa
-    from briefqa.models.reader import READER_FILE, SPAN_READER_FILE, trained_bytes
+    from briefqa.models.reader import EXPORT_ATTENTION, READER_FILE, SPAN_READER_FILE, trained_bytes
     from briefqa.relevance.features import FEATURES, PASSAGE_FEATURES, QUESTION_FEATURES
     from briefqa.relevance.scorer import (
         ABSTAIN_FEATURES,
@@ -767,6 +767,8 @@ def main() -> int:
         "long_question_words": LONG_WORDS, "routes": routes, "span_reader": SPAN_READER_FILE,
         "readers": {name: hashlib.sha256(trained_bytes(name)).hexdigest()[:16]
                     for name in (READER_FILE, SPAN_READER_FILE)},
+        # The reads the models are fitted on depend on how the readers were exported, not on their files alone.
+        "export_attention": EXPORT_ATTENTION,
         "files": [{"file": dataset_name(p), "sha256": hashlib.sha256(Path(p).read_bytes()).hexdigest()[:16]}
                   for p in files],
         "index": {"chunk_size": qa.store.manifest.chunk_size, "embedder": qa.store.manifest.embedder,
