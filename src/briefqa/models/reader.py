@@ -199,7 +199,7 @@ _BUILDING = threading.Lock()
 def _packaged(trained: str) -> Reader:
     # The span reader too gets every core: it once ran on one thread, when a pool of two spun against the reader's
     # (40 ms an answer at the median on 2 cores); with idle threads sleeping, two read its three sentences faster
-    # (natural dev p50 234 → 210 ms; README, "When the bold answer is shown").
+    # (natural dev p50 234 → 210 ms; docs/answerer.md, "When the bold answer is shown").
     return Reader(model_path(trained))
 
 
