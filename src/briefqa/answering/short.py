@@ -32,6 +32,12 @@ def short_answer(question: str, scored: Scored, i: int, threshold: float = 0.0) 
     short-answer model is not sure enough: ``threshold`` (0: the one chosen on natural dev; 1: never)."""
     if not asks_for_span(question) or scored.route is None:
         return None  # before the span: the span reader need not read a sentence for nothing
+    return _sure_span(question, scored, i, threshold)
+
+
+def _sure_span(question: str, scored: Scored, i: int, threshold: float) -> str | None:
+    """Candidate ``i``'s span as the bold answer shows it, if the short-answer model's probability reaches
+    ``threshold`` (0: the trained one); the caller has checked that the question asks for a span."""
     span = scored.span(i)
     if span is None:
         return None
@@ -63,5 +69,5 @@ def bold_answer(question: str, scored: Scored, threshold: float = 0.0, earlier: 
     if not asks_for_span(question) or scored.route is None:
         return None
     i = scored.bold_choice(question, earlier)
-    text = None if i is None else short_answer(question, scored, i, threshold)
+    text = None if i is None else _sure_span(question, scored, i, threshold)
     return Bold(text, i) if text else None
