@@ -37,7 +37,8 @@ def short_answer(question: str, scored: Scored, i: int, threshold: float = 0.0) 
 
 def _sure_span(question: str, scored: Scored, i: int, threshold: float) -> str | None:
     """Candidate ``i``'s span as the bold answer shows it, if the short-answer model's probability reaches
-    ``threshold`` (0: the trained one); the caller has checked that the question asks for a span."""
+    ``threshold`` (0: the trained one); the caller has checked that the question asks for a span and that the
+    scorer has a route."""
     span = scored.span(i)
     if span is None:
         return None
