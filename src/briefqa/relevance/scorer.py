@@ -33,6 +33,7 @@ from importlib import resources
 import numpy as np
 
 from ..records import Passage
+from ..text import normalise
 from .features import (
     FEATURES,
     PASSAGE_FEATURES,
@@ -101,7 +102,6 @@ def abstain_features(x: np.ndarray, logits: np.ndarray, rel: np.ndarray, span: n
 
 def short_features(question: str, scored: Scored, i: int) -> np.ndarray:
     """The row of :data:`SHORT_FEATURES` for the span of candidate ``i`` (one the reader read)."""
-    from ..text import normalise
     from .expect import expectation, holds, word_prefixes
 
     span = scored.span(i)
@@ -191,8 +191,6 @@ class Scored:
         """The sentence among :meth:`bold_candidates` whose span the short-answer model trusts most (the better
         ranked of two it trusts alike), leaving out spans ``said`` already (after SQuAD's normalisation); None
         when no other is left."""
-        from ..text import normalise
-
         gone = {normalise(a) for a in said}
         left = [i for i in self.bold_candidates() if normalise(self.span(i).text) not in gone]
         return max(left, key=lambda i: self.short_confidence(question, i), default=None)
